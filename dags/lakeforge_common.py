@@ -1,0 +1,367 @@
+"""Run one lakeforge stage as a CLI subprocess and turn its exit code into an Airflow outcome.
+
+Why a subprocess: each stage gets its own process (and its own Spark driver), so a task that dies
+or is killed never leaves a Spark JVM behind in the worker. The CLI runs in a new session; a
+SIGTERM/SIGINT or an execution timeout kills its whole process group, and on Linux the CLI also
+receives SIGTERM if this process dies without cleaning up.
+
+Exit codes (the pipeline's contract): 0 success; 2 usage/config error, 3 quality gate failed,
+4 contract violation - fail at once (``AirflowFailException``, no retry); 1 error and 5 pipeline
+lock held - retryable (``LakeforgeRetryableError``, retried with exponential backoff).
+
+Example::
+
+    @task(**stage_task_args(minutes=60))
+    def ingest(**context):
+        run_stage("ingest", context)
+
+Only the standard library and Airflow are imported here: DAG files import this module at parse time.
+"""
+
+from __future__ import annotations
+
+import collections
+import ctypes
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+log = logging.getLogger(__name__)
+
+# The project root when the DAGs run from <project>/dags (overridable, see resolve_settings).
+DEFAULT_PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+EXIT_OK = 0
+NOT_RETRYABLE = {
+    2: "usage or config error",
+    3: "quality gate failed",
+    4: "contract violation",
+}
+RETRYABLE = {
+    1: "pipeline error",
+    5: "another run holds the pipeline lock",
+}
+
+# Environment passed on to the CLI when set (Airflow Variable of the lower-case name wins).
+FORWARDED_DATA_VARS = ("LAKEFORGE_LANDING", "LAKEFORGE_LAKEHOUSE")
+
+# Seconds between SIGTERM and SIGKILL for the CLI's process group. Airflow's supervisor escalates
+# SIGINT -> SIGTERM -> SIGKILL 5 s apart, so this stays short.
+KILL_GRACE_SECONDS = 5.0
+
+
+class LakeforgeRetryableError(AirflowException):
+    """A stage failed in a way the pipeline marks retryable (exit 1 or 5, or killed by a signal)."""
+
+
+@dataclass(frozen=True)
+class CliSettings:
+    """Where the pipeline lives and how to call it; see ``resolve_settings``."""
+
+    cli: str
+    config: str
+    env: str
+    project_dir: str
+    data_env: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class CliResult:
+    returncode: int
+    last_stderr_line: str
+    seconds: float
+
+
+VariableGetter = Callable[[str], "str | None"]
+
+
+def airflow_variable(key: str) -> str | None:
+    """Read an Airflow Variable (metastore, or env ``AIRFLOW_VAR_<KEY>``); None when unset."""
+    from airflow.sdk import Variable
+
+    value = Variable.get(key, default=None)
+    return None if value in (None, "") else str(value)
+
+
+def resolve_settings(
+    variable: VariableGetter = airflow_variable,
+    environ: Mapping[str, str] | None = None,
+) -> CliSettings:
+    """Resolve the CLI settings at task run time: Airflow Variable, then env var, then default.
+
+    ============================  ========================  =================================
+    Variable                      env var                   default
+    ============================  ========================  =================================
+    ``lakeforge_project_dir``     ``LAKEFORGE_PROJECT_DIR``  the folder above ``dags/``
+    ``lakeforge_cli``             ``LAKEFORGE_CLI``          ``<project>/.venv/bin/lakeforge``
+    ``lakeforge_config``          ``LAKEFORGE_CONFIG``       ``<project>/config/local.yaml``
+    ``lakeforge_env``             ``LAKEFORGE_ENV``          ``local``
+    ``lakeforge_landing``         ``LAKEFORGE_LANDING``      (the pipeline's config decides)
+    ``lakeforge_lakehouse``       ``LAKEFORGE_LAKEHOUSE``    (the pipeline's config decides)
+    ============================  ========================  =================================
+    """
+    env = os.environ if environ is None else environ
+
+    def lookup(name: str) -> str | None:
+        return variable(name.lower()) or env.get(name) or None
+
+    project_dir = Path(lookup("LAKEFORGE_PROJECT_DIR") or DEFAULT_PROJECT_DIR)
+    data_env = {name: value for name in FORWARDED_DATA_VARS if (value := lookup(name))}
+    return CliSettings(
+        cli=lookup("LAKEFORGE_CLI") or str(project_dir / ".venv" / "bin" / "lakeforge"),
+        config=lookup("LAKEFORGE_CONFIG") or str(project_dir / "config" / "local.yaml"),
+        env=lookup("LAKEFORGE_ENV") or "local",
+        project_dir=str(project_dir),
+        data_env=data_env,
+    )
+
+
+def build_command(
+    settings: CliSettings,
+    cmd: str,
+    *,
+    run_id: str | None = None,
+    logical_date: date | None = None,
+    wait: bool = False,
+) -> list[str]:
+    """The argv of one ``lakeforge run`` call."""
+    argv = [settings.cli, "run", "--config", settings.config, "--env", settings.env, "--cmd", cmd]
+    if run_id:
+        argv += ["--run-id", run_id]
+    if logical_date is not None:
+        argv += ["--logical-date", logical_date.strftime("%Y-%m-%d")]
+    if wait:
+        argv.append("--wait")
+    return argv
+
+
+def child_environment(settings: CliSettings, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The CLI's environment: ours without Airflow's own settings and secrets, plus the data paths."""
+    env = {
+        key: value
+        for key, value in (os.environ if environ is None else environ).items()
+        if not key.startswith("AIRFLOW_") and not key.startswith("_AIRFLOW")
+    }
+    env.update(settings.data_env)
+    return env
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A preexec hook asking Linux to SIGTERM the child when its parent dies (even by SIGKILL)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+    pr_set_pdeathsig = 1
+    parent = os.getpid()
+
+    def hook() -> None:
+        libc.prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return hook
+
+
+def terminate_group(proc: subprocess.Popen[Any], grace_seconds: float = KILL_GRACE_SECONDS) -> None:
+    """SIGTERM the child's process group, then SIGKILL whatever is left after ``grace_seconds``.
+
+    The group may outlive its leader (a Spark JVM whose Python driver is gone), so the group is
+    signalled even when ``proc`` itself has already exited.
+    """
+    pgid = proc.pid  # start_new_session=True: the child leads its own group
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if not _group_alive(pgid):
+            break
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            break
+        if sig == signal.SIGTERM:
+            log.warning("Sent SIGTERM to lakeforge process group %s", pgid)
+        else:
+            log.warning("Process group %s outlived %.0f s of grace: sent SIGKILL", pgid, grace_seconds)
+        deadline = time.monotonic() + grace_seconds
+        while time.monotonic() < deadline:
+            proc.poll()
+            if not _group_alive(pgid):
+                return
+            time.sleep(0.1)
+    proc.poll()
+
+
+def _group_alive(pgid: int) -> bool:
+    """True while a process of the group still runs (zombies, e.g. an unreaped leader, do not count)."""
+    proc_fs = Path("/proc")
+    if not proc_fs.is_dir():
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    for stat in proc_fs.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # the process ended while we looked
+        state, group = fields[0], int(fields[2])
+        if group == pgid and state not in ("Z", "X"):
+            return True
+    return False
+
+
+@contextmanager
+def _terminate_on_signal(proc: subprocess.Popen[Any], grace_seconds: float) -> Iterator[None]:
+    """While the CLI runs, a SIGTERM to us first kills its group, then runs the previous handler.
+
+    Airflow's task runner handles SIGTERM by calling the operator's ``on_kill``; a TaskFlow task
+    has none, so the CLI (in its own session) would be orphaned without this.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread; the finally path still kills
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_term(signum: int, frame: Any) -> None:
+        terminate_group(proc, grace_seconds)
+        if callable(previous):
+            previous(signum, frame)
+        elif previous == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _pump(stream: IO[str], name: str, tail: collections.deque[str] | None) -> None:
+    for raw in stream:
+        line = raw.rstrip("\n")
+        log.info("[lakeforge %s] %s", name, line)
+        if tail is not None and line.strip():
+            tail.append(line.strip())
+    stream.close()
+
+
+def run_cli(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    grace_seconds: float = KILL_GRACE_SECONDS,
+) -> CliResult:
+    """Run the CLI in its own session, stream its output to the log, and return its exit code.
+
+    Any exception while waiting (an execution timeout, KeyboardInterrupt from SIGINT) kills the
+    CLI's process group before it propagates.
+
+    >>> run_cli(["/bin/sh", "-c", "echo oops >&2; exit 3"]).returncode
+    3
+    """
+    started = time.monotonic()
+    log.info("Running: %s", " ".join(argv))
+    try:
+        proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            start_new_session=True,
+            preexec_fn=_die_with_parent(),  # noqa: PLW1509 - a single prctl call, no Python locks
+        )
+    except OSError as err:  # missing or not executable: a configuration problem, not retryable
+        raise AirflowFailException(f"cannot start lakeforge CLI {argv[0]!r}: {err}") from err
+
+    tail: collections.deque[str] = collections.deque(maxlen=20)
+    pumps = [
+        threading.Thread(target=_pump, args=(proc.stdout, "stdout", None), daemon=True),
+        threading.Thread(target=_pump, args=(proc.stderr, "stderr", tail), daemon=True),
+    ]
+    for pump in pumps:
+        pump.start()
+    try:
+        with _terminate_on_signal(proc, grace_seconds):
+            returncode = proc.wait()
+    except BaseException:
+        terminate_group(proc, grace_seconds)
+        raise
+    finally:
+        for pump in pumps:
+            pump.join(timeout=5)
+    # Children the CLI left in its group (it exited, they did not) must not outlive the task.
+    terminate_group(proc, grace_seconds)
+    return CliResult(returncode, tail[-1] if tail else "", time.monotonic() - started)
+
+
+def raise_for_exit(cmd: str, result: CliResult) -> None:
+    """Map the CLI's exit code to Airflow: fail now, retry later, or return on success."""
+    code = result.returncode
+    if code == EXIT_OK:
+        return
+    why = result.last_stderr_line or "(no explanation on stderr)"
+    if code in NOT_RETRYABLE:
+        raise AirflowFailException(f"lakeforge {cmd}: exit {code}, {NOT_RETRYABLE[code]} (not retried): {why}")
+    if code < 0:
+        meaning = f"killed by signal {signal.Signals(-code).name}"
+    else:
+        meaning = RETRYABLE.get(code, "unexpected exit code")
+    raise LakeforgeRetryableError(f"lakeforge {cmd}: exit {code}, {meaning} (retryable): {why}")
+
+
+def run_date(context: Mapping[str, Any]) -> date:
+    """The run's logical date; a run triggered without one uses the time it was asked to run after."""
+    when: datetime | None = context.get("logical_date")
+    if when is None:
+        when = context["dag_run"].run_after
+    return when.date()
+
+
+def run_stage(
+    cmd: str,
+    context: Mapping[str, Any],
+    *,
+    wait: bool = False,
+    variable: VariableGetter | None = None,
+) -> CliResult:
+    """Run ``lakeforge run --cmd <cmd>`` for the task's DAG run; raise unless it succeeded."""
+    settings = resolve_settings(variable or airflow_variable)
+    argv = build_command(settings, cmd, run_id=context["run_id"], logical_date=run_date(context), wait=wait)
+    result = run_cli(argv, env=child_environment(settings), cwd=settings.project_dir)
+    log.info("lakeforge %s exited with %s after %.1f s", cmd, result.returncode, result.seconds)
+    raise_for_exit(cmd, result)
+    return result
+
+
+def stage_task_args(*, minutes: int, retries: int = 3) -> dict[str, Any]:
+    """Task arguments shared by every stage: a hard timeout and retries with exponential backoff.
+
+    Retries only matter for ``LakeforgeRetryableError``: ``AirflowFailException`` skips them.
+    """
+    return {
+        "execution_timeout": timedelta(minutes=minutes),
+        "retries": retries,
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=15),
+    }

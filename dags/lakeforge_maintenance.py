@@ -1,0 +1,33 @@
+"""Weekly table maintenance (`lakeforge run --cmd maintenance`: optimize, vacuum).
+
+``--wait`` makes the CLI wait for the pipeline lock instead of exiting 5 while a medallion run
+holds it; the execution timeout bounds that wait.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from airflow.sdk import dag, task
+from lakeforge_common import run_stage, stage_task_args
+
+
+@dag(
+    dag_id="lakeforge_maintenance",
+    schedule="@weekly",
+    start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
+    catchup=False,
+    max_active_runs=1,
+    tags=["lakeforge"],
+    doc_md=__doc__,
+)
+def lakeforge_maintenance() -> None:
+    @task(**stage_task_args(minutes=120, retries=2))
+    def maintenance(**context) -> None:
+        """Compact and vacuum the Delta tables."""
+        run_stage("maintenance", context, wait=True)
+
+    maintenance()
+
+
+lakeforge_maintenance()

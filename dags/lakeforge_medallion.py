@@ -1,0 +1,50 @@
+"""Daily medallion run: ingest -> transform -> validate -> load, one `lakeforge run` process per stage.
+
+Each task calls the pipeline's CLI (see ``lakeforge_common``) with the DAG run's id and logical
+date. Exit codes 2, 3 and 4 (config error, quality gate, contract violation) fail the task at once;
+1 and 5 (error, pipeline lock held) are retried with exponential backoff.
+Settings come from Airflow Variables or env vars: ``lakeforge_cli`` / ``LAKEFORGE_CLI``, ...
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from airflow.sdk import dag, task
+from lakeforge_common import run_stage, stage_task_args
+
+
+@dag(
+    dag_id="lakeforge_medallion",
+    schedule="@daily",
+    start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
+    catchup=False,
+    max_active_runs=1,
+    tags=["lakeforge"],
+    doc_md=__doc__,
+)
+def lakeforge_medallion() -> None:
+    @task(**stage_task_args(minutes=60))
+    def ingest(**context) -> None:
+        """Landing files -> bronze tables."""
+        run_stage("ingest", context)
+
+    @task(**stage_task_args(minutes=90))
+    def transform(**context) -> None:
+        """Bronze -> silver (dedupe, cast, join) and gold."""
+        run_stage("transform", context)
+
+    @task(**stage_task_args(minutes=60))
+    def validate(**context) -> None:
+        """Quality gate on the run's tables; exit 3 fails the run without retry."""
+        run_stage("validate", context)
+
+    @task(**stage_task_args(minutes=60))
+    def load(**context) -> None:
+        """Publish the validated run."""
+        run_stage("load", context)
+
+    ingest() >> transform() >> validate() >> load()
+
+
+lakeforge_medallion()

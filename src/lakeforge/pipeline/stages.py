@@ -1,0 +1,485 @@
+"""The one place that wires read -> transform -> gate -> write, stage by stage (SPEC §1-§5).
+
+    pipeline = Pipeline(spark, settings, ctx)
+    pipeline.ingest(); pipeline.transform(); pipeline.validate(); pipeline.load()
+
+Exactly once: a landing file is published by one bronze commit whose metadata lists it; the ledger
+`_ops/ingested_files` is written after and repaired from bronze's history at the start of every ingest,
+so a crash between the two can never load a file twice. Incremental: silver reads the bronze versions
+after its watermark (Change Data Feed), gold recomputes only the order dates and customers whose silver
+rows changed. Watermarks travel inside the consumer's own commit, so table and watermark move together.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from lakeforge.config.models import DriftPolicy, Settings
+from lakeforge.contracts.drift import DriftEvent, diff_header
+from lakeforge.contracts.registry import PACKAGED_CONTRACTS, Catalog, ContractRegistry
+from lakeforge.errors import ContractViolation, QualityGateFailed, SchemaDriftError
+from lakeforge.ops.report import GateResult, Reconciliation, RunReport
+from lakeforge.pipeline.context import RunContext
+from lakeforge.quality.checks import contract_checks
+from lakeforge.sources.landing import LandingFile, check_header_names, list_files, read_bronze_batch
+from lakeforge.transforms import gold as gold_t
+from lakeforge.transforms import silver as silver_t
+from lakeforge.writers.delta import SafeDeltaWriter
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("customers", "orders")
+GOLD_TABLES = ("gold.daily_revenue", "gold.customer_ltv")
+PUBLISHED_TABLES = (
+    "bronze.customers",
+    "bronze.orders",
+    "silver.customers",
+    "silver.orders",
+    "gold.daily_revenue",
+    "gold.customer_ltv",
+)
+
+
+@contextmanager
+def persisted(df: DataFrame) -> Iterator[DataFrame]:
+    """Cache a DataFrame that several actions read, and release it afterwards."""
+    from pyspark import StorageLevel
+
+    df = df.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        yield df
+    finally:
+        df.unpersist()
+
+
+class Pipeline:
+    def __init__(
+        self, spark: SparkSession, settings: Settings, ctx: RunContext, report: RunReport | None = None
+    ):
+        self.spark = spark
+        self.settings = settings
+        self.ctx = ctx
+        self.registry = ContractRegistry(settings.contracts_dir or PACKAGED_CONTRACTS)
+        self.catalog = Catalog(settings.paths.lakehouse, self.registry)
+        self.writer = SafeDeltaWriter(spark, self.catalog)
+        self.report = report or RunReport()
+
+    # --- helpers ------------------------------------------------------------------------------------
+    def read(self, table: str, version: int | None = None) -> DataFrame:
+        reader = self.spark.read.format("delta")
+        if version is not None:
+            reader = reader.option("versionAsOf", version)
+        return reader.load(str(self.catalog.location(table)))
+
+    def changes(self, table: str, after: int | None, upto: int) -> DataFrame:
+        """Rows of `table` changed in versions (after, upto] from its Change Data Feed."""
+        return (
+            self.spark.read.format("delta")
+            .option("readChangeFeed", "true")
+            .option("startingVersion", 0 if after is None else after + 1)
+            .option("endingVersion", upto)
+            .load(str(self.catalog.location(table)))
+        )
+
+    def watermark(self, consumer: str, source: str) -> int | None:
+        """The version of `source` that `consumer` has fully processed (None: nothing yet)."""
+        found: list[int] = []
+        for _, meta in self.writer.history_metadata(consumer):
+            mark = (meta.get("watermark") or {}).get(source)
+            if mark is not None:
+                found.append(int(mark))
+                break
+        if self.writer.exists("_ops.watermarks"):
+            rows = (
+                self.read("_ops.watermarks")
+                .where(f"consumer = '{consumer}' AND input = '{source}'")
+                .select("version")
+                .collect()
+            )
+            found += [int(r["version"]) for r in rows]
+        return max(found) if found else None
+
+    def _save_watermarks(self, consumer: str, marks: dict[str, int]) -> None:
+        from pyspark.sql import functions as F
+
+        rows = [(consumer, source, version) for source, version in marks.items()]
+        df = self.spark.createDataFrame(rows, "consumer string, input string, version long").withColumns(
+            {"run_id": F.lit(self.ctx.run_id), "updated_at": F.lit(self.ctx.clock).cast("timestamp")}
+        )
+        self.report.writes.append(self.writer.write_with_merge(df, "_ops.watermarks", ["consumer", "input"]))
+
+    def _metadata(self, **extra: Any) -> dict[str, Any]:
+        return {"run_id": self.ctx.run_id, "command": self.ctx.command, **extra}
+
+    def _record_drift(self, events: list[DriftEvent], action: str) -> None:
+        for event in events:
+            self.report.drift.append((event, action))
+            level = logging.ERROR if action == "refused" else logging.WARNING
+            log.log(level, "schema drift (%s, %s): %s", event.classification, action, event.describe())
+
+    # --- ingest: landing -> bronze ----------------------------------------------------------------------
+    def _ledger(self, source: str) -> dict[str, str]:
+        if not self.writer.exists("_ops.ingested_files"):
+            return {}
+        rows = (
+            self.read("_ops.ingested_files").where(f"source = '{source}'").select("path", "sha256").collect()
+        )
+        return {r["path"]: r["sha256"] for r in rows}
+
+    def _repair_ledger(self, source: str) -> None:
+        """Put into the ledger every file a bronze commit published but the ledger lacks (a crash)."""
+        from pyspark.sql import functions as F
+
+        ledger = self._ledger(source)
+        missing = []
+        for version, meta in self.writer.history_metadata(f"bronze.{source}"):
+            for f in meta.get("files", []):
+                if f["path"] not in ledger:
+                    missing.append(
+                        (
+                            source,
+                            f["path"],
+                            int(f["size"]),
+                            f["sha256"],
+                            int(f["rows"]),
+                            meta["run_id"],
+                            version,
+                        )
+                    )
+        if not missing:
+            return
+        log.warning(
+            "ledger repair: %s file(s) of bronze.%s were committed but not recorded", len(missing), source
+        )
+        df = self.spark.createDataFrame(
+            missing,
+            "source string, path string, size long, sha256 string, rows long, run_id string, bronze_version long",
+        ).withColumn("ingested_at", F.lit(self.ctx.clock).cast("timestamp"))
+        self.report.writes.append(self.writer.insert_new(df, "_ops.ingested_files", ["source", "path"]))
+
+    def plan_ingest(self, source: str) -> tuple[list[LandingFile], list[str]]:
+        """New files of a source and the extra columns they bring; refuses changed files and bad headers."""
+        contract = self.registry.get(f"bronze.{source}")
+        self._repair_ledger(source)
+        ledger = self._ledger(source)
+        new: list[LandingFile] = []
+        for f in list_files(self.settings.paths.landing, source):
+            known = ledger.get(f.rel_path)
+            if known == f.sha256:
+                self.report.skipped_files.append(f.rel_path)
+                continue
+            if known is not None:
+                raise ContractViolation(
+                    f"{f.rel_path} was ingested before with SHA-256 {known[:12]}..., now it is {f.sha256[:12]}...; "
+                    "nothing from it was loaded",
+                    hint="landing files are immutable: deliver changes as a new file",
+                )
+            new.append(f)
+        reserved = {c.name for c in contract.columns if c.source is None}
+        extras: list[str] = []
+        for f in new:
+            if f.header is None:
+                message = f"{f.rel_path} is empty (0 bytes): recorded with 0 rows"
+                log.warning(message)
+                self.report.warnings.append(message)
+                continue
+            check_header_names(f, reserved)
+            drift = diff_header(contract, list(f.header), location=f.rel_path)
+            refused = drift.refused(self.settings.drift.bronze)
+            self._record_drift([e for e in drift.events if e not in refused], "accepted")
+            if refused:
+                self._record_drift(refused, "refused")
+                raise SchemaDriftError(
+                    "; ".join(e.describe() for e in refused)
+                    + "; nothing of this source's batch was published",
+                    hint="fix the file's header (or the contract, by a reviewed change) and rerun",
+                )
+            extras += [c for c in f.header if c not in contract.column_names and c not in extras]
+        if extras and self.settings.drift.bronze is DriftPolicy.NONE:
+            raise SchemaDriftError(f"extra columns {extras} refused by the bronze drift policy 'none'")
+        return new, extras
+
+    def ingest(self) -> None:
+        plans = {source: self.plan_ingest(source) for source in SOURCES}  # every check before any write
+        for source, (files, extras) in plans.items():
+            self._ingest_source(source, files, extras)
+
+    def _ingest_source(self, source: str, files: list[LandingFile], extras: list[str]) -> None:
+        from pyspark.sql import functions as F
+
+        table = f"bronze.{source}"
+        contract = self.registry.get(table)
+        recon = Reconciliation(
+            source=source, stage="ingest", files=len(files), records_read=0, bronze_added=0
+        )
+        self.report.reconciliation.append(recon)
+        if not files:
+            return
+        columns = [c.name for c in contract.source_columns] + extras
+        batch = read_bronze_batch(self.spark, files, columns).withColumns(
+            {
+                "_ingested_at": F.lit(self.ctx.clock).cast("timestamp"),
+                "_run_id": F.lit(self.ctx.run_id),
+                "ingest_date": F.lit(self.ctx.clock.date()),
+            }
+        )
+        with persisted(batch) as batch:
+            per_file = {
+                r["_source_file"]: int(r["n"])
+                for r in batch.groupBy("_source_file").agg(F.count(F.lit(1)).alias("n")).collect()
+            }
+            total = sum(per_file.values())
+            recon.records_read = total
+            version = None
+            listed = [
+                {"path": f.rel_path, "sha256": f.sha256, "size": f.size, "rows": per_file.get(f.rel_path, 0)}
+                for f in files
+            ]
+            if total:
+                before = self.writer.version(table)
+                metrics = self.writer.append_idempotent(
+                    batch,
+                    table,
+                    app_id=f"lakeforge-ingest-{source}",
+                    version=(before or 0) + 1,
+                    expected_rows=total,
+                    allow_additive=bool(extras),
+                    metadata=self._metadata(files=listed),
+                )
+                self.report.writes.append(metrics)
+                recon.bronze_added = metrics.inserted
+                version = metrics.version
+        ledger = self.spark.createDataFrame(
+            [
+                (source, f["path"], f["size"], f["sha256"], f["rows"], self.ctx.run_id, version)
+                for f in listed
+            ],
+            "source string, path string, size long, sha256 string, rows long, run_id string, bronze_version long",
+        ).withColumn("ingested_at", F.lit(self.ctx.clock).cast("timestamp"))
+        self.report.writes.append(self.writer.insert_new(ledger, "_ops.ingested_files", ["source", "path"]))
+        log.info("ingested %s records of %s file(s) into %s", total, len(files), table)
+
+    # --- transform: bronze -> silver + quarantine ------------------------------------------------------
+    def transform(self) -> None:
+        for source in SOURCES:
+            self._transform_source(source)
+
+    def _gate(self, result: GateResult) -> None:
+        self.report.gates.append(result)
+        if not result.success:
+            raise QualityGateFailed(
+                f"suite {result.suite} on {result.table} failed: " + "; ".join(result.failures),
+                hint="nothing was published; fix the data (bronze keeps it) and rerun",
+            )
+
+    def _transform_source(self, source: str) -> None:
+        from pyspark.sql import functions as F
+
+        bronze_name, silver_name, quarantine_name = (
+            f"bronze.{source}",
+            f"silver.{source}",
+            f"quarantine.{source}",
+        )
+        bronze_c = self.registry.get(bronze_name)
+        silver_c = self.registry.get(silver_name)
+        upto = self.writer.version(bronze_name)
+        if upto is None:
+            return
+        after = self.watermark(silver_name, bronze_name)
+        if after is not None and after >= upto:
+            log.info("%s is up to date with %s v%s", silver_name, bronze_name, upto)
+            return
+        increment = (
+            self.changes(bronze_name, after, upto)
+            .where("_change_type = 'insert'")
+            .drop("_change_type", "_commit_version", "_commit_timestamp")
+        )
+        recon = Reconciliation(source=source, stage="transform")
+        with persisted(increment.transform(silver_t.with_reasons(bronze_c))) as checked:
+            counts = checked.select(
+                F.count(F.lit(1)).alias("records"),
+                F.sum(F.when(F.size("_reasons") == 0, 1).otherwise(0)).alias("valid"),
+                F.sum(F.when(F.size("_reasons") > 0, 1).otherwise(0)).alias("quarantined"),
+            ).collect()[0]
+            recon.records_read = int(counts["records"])
+            recon.valid = int(counts["valid"] or 0)
+            recon.quarantined = int(counts["quarantined"] or 0)
+            ratio = recon.quarantined / recon.records_read if recon.records_read else 0.0
+            limit = self.settings.quality.max_quarantine_ratio
+            self._gate(
+                GateResult(
+                    suite=f"{quarantine_name}.ratio",
+                    table=quarantine_name,
+                    success=ratio <= limit,
+                    evaluated=1,
+                    failed=0 if ratio <= limit else 1,
+                    failures=[]
+                    if ratio <= limit
+                    else [
+                        f"quarantine ratio {ratio:.4f} ({recon.quarantined} of {recon.records_read} records) "
+                        f"exceeds quality.max_quarantine_ratio {limit}"
+                    ],
+                )
+            )
+            valid = checked.transform(silver_t.valid_rows).transform(silver_t.typed(bronze_c, silver_c))
+            winners = valid.transform(silver_t.latest_by(silver_c.keys, silver_c.order_by))
+            with persisted(winners) as winners:
+                self._gate(contract_checks(winners, silver_c, suite=f"{silver_name}.batch"))
+                quarantine = checked.transform(
+                    silver_t.quarantine_rows(
+                        self.registry.get(quarantine_name), self.ctx.clock, self.ctx.run_id
+                    )
+                )
+                self.report.writes.append(
+                    self.writer.insert_new(quarantine, quarantine_name, ["_source_file", "_line_number"])
+                )
+                n_winners = winners.count()
+                metrics = self.writer.write_with_merge(
+                    winners,
+                    silver_name,
+                    silver_c.keys,
+                    order_by=silver_c.order_by,
+                    metadata=self._metadata(watermark={bronze_name: upto}),
+                )
+                self.report.writes.append(metrics)
+                recon.inserted, recon.updated = metrics.inserted, metrics.updated
+                recon.superseded = (recon.valid - n_winners) + metrics.stale
+        self._save_watermarks(silver_name, {bronze_name: upto})
+        self.report.reconciliation.append(recon)
+        if not recon.balanced:
+            raise ContractViolation(f"reconciliation of {source} does not balance: {recon.to_dict()}")
+
+    # --- load: silver -> gold --------------------------------------------------------------------------
+    def load(self) -> None:
+        self._load_daily_revenue()
+        self._load_customer_ltv()
+
+    def _load_daily_revenue(self) -> None:
+        from pyspark.sql import functions as F
+
+        target, source = "gold.daily_revenue", "silver.orders"
+        upto = self.writer.version(source)
+        if upto is None:
+            return
+        after = self.watermark(target, source) if self.writer.exists(target) else None
+        if after is not None and after >= upto:
+            return
+        orders = self.read(source, upto)
+        meta = self._metadata(watermark={source: upto})
+        if after is None:
+            result = orders.transform(gold_t.daily_revenue)
+            self._gate(contract_checks(result, self.registry.get(target), suite=f"{target}.batch"))
+            self.writer.create_if_missing(target)
+            self.report.writes.append(
+                self.writer.append_idempotent(
+                    result, target, app_id="lakeforge-gold-daily_revenue", version=upto, metadata=meta
+                )
+            )
+        else:
+            dates = sorted(
+                r["order_date"]
+                for r in self.changes(source, after, upto).select("order_date").distinct().collect()
+                if r["order_date"] is not None
+            )
+            if dates:
+                literal = ", ".join(f"DATE'{d.isoformat()}'" for d in dates)
+                result = orders.where(F.col("order_date").isin(dates)).transform(gold_t.daily_revenue)
+                self._gate(contract_checks(result, self.registry.get(target), suite=f"{target}.batch"))
+                self.report.writes.append(
+                    self.writer.write_with_replace_where(
+                        result, target, f"order_date IN ({literal})", metadata=meta
+                    )
+                )
+        self._save_watermarks(target, {source: upto})
+
+    def _load_customer_ltv(self) -> None:
+        target = "gold.customer_ltv"
+        vc, vo = self.writer.version("silver.customers"), self.writer.version("silver.orders")
+        if vc is None:
+            return
+        customers = self.read("silver.customers", vc)
+        orders = self.read("silver.orders", vo) if vo is not None else None
+        wc = self.watermark(target, "silver.customers") if self.writer.exists(target) else None
+        wo = self.watermark(target, "silver.orders") if self.writer.exists(target) else None
+        marks = {"silver.customers": vc, **({"silver.orders": vo} if vo is not None else {})}
+        meta = self._metadata(watermark=marks)
+        if orders is None:
+            orders = self.spark.createDataFrame([], self.registry.get_schema("silver.orders"))
+        if wc is None:
+            result = gold_t.customer_ltv(customers, orders)
+            self._gate(contract_checks(result, self.registry.get(target), suite=f"{target}.batch"))
+            self.writer.create_if_missing(target)
+            self.report.writes.append(
+                self.writer.append_idempotent(
+                    result, target, app_id="lakeforge-gold-customer_ltv", version=vc, metadata=meta
+                )
+            )
+        else:
+            if wc >= vc and (vo is None or (wo is not None and wo >= vo)):
+                return
+            affected = None
+            if wc < vc:
+                affected = self.changes("silver.customers", wc, vc).select("customer_id")
+            if vo is not None and (wo is None or wo < vo):
+                changed_orders = self.changes("silver.orders", wo, vo).select("customer_id")
+                affected = changed_orders if affected is None else affected.unionByName(changed_orders)
+            assert affected is not None
+            affected = affected.distinct()
+            result = gold_t.customer_ltv(
+                customers.join(affected, "customer_id", "left_semi"),
+                orders.join(affected, "customer_id", "left_semi"),
+            )
+            self._gate(contract_checks(result, self.registry.get(target), suite=f"{target}.batch"))
+            self.report.writes.append(
+                self.writer.write_with_merge(result, target, ["customer_id"], metadata=meta)
+            )
+        self._save_watermarks(target, marks)
+
+    # --- validate: the published tables ------------------------------------------------------------------
+    def validate(self) -> None:
+        failures = []
+        for table in PUBLISHED_TABLES:
+            if not self.writer.exists(table):
+                continue
+            contract = self.registry.get(table)
+            result = contract_checks(self.read(table), contract, suite=f"{table}.published")
+            self.report.gates.append(result)
+            if not result.success:
+                failures.append(result)
+        if failures:
+            raise QualityGateFailed(
+                "; ".join(f"{r.table}: {', '.join(r.failures)}" for r in failures),
+                hint="the published tables break their contracts; investigate before the next load",
+            )
+
+    def row_counts(self) -> dict[str, tuple[int, int] | None]:
+        """(rows, version) of every table, None where it does not exist yet."""
+        out: dict[str, tuple[int, int] | None] = {}
+        for table in (*PUBLISHED_TABLES, "quarantine.customers", "quarantine.orders"):
+            version = self.writer.version(table)
+            out[table] = None if version is None else (self.read(table).count(), version)
+        return out
+
+
+def today(ctx: RunContext) -> date:
+    return ctx.clock.date()
+
+
+def timed(report: RunReport, name: str) -> Any:
+    @contextmanager
+    def _timer() -> Iterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            report.stage_seconds[name] = round(time.monotonic() - started, 3)
+
+    return _timer()

@@ -1,0 +1,1 @@
+"""Row rules (Column expressions), the quarantine split, and the dataset-level gates."""

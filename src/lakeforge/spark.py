@@ -1,0 +1,132 @@
+"""The one SparkSession factory: Delta enabled, UTC, UI off, sized for the data, Delta jars cached.
+
+    spark = build_spark(settings.spark)
+
+The Delta jars come from Maven Central through Spark's package resolution into an Ivy cache
+(`spark.jars_cache`, default `~/.cache/lakeforge/ivy`). Once they are there, later sessions put the cached
+jars on the classpath directly (`spark.jars`) and start without any network access.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+from importlib.metadata import version
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lakeforge.config.models import SparkSettings
+from lakeforge.errors import JavaNotFoundError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
+
+MIN_JAVA = 17
+
+
+def delta_coordinate() -> str:
+    """The Maven coordinate of the delta-spark jar matching the installed pyspark and delta-spark."""
+    import pyspark
+
+    spark_minor = ".".join(pyspark.__version__.split(".")[:2])
+    return f"io.delta:delta-spark_{spark_minor}_2.13:{version('delta-spark')}"
+
+
+def default_jars_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "lakeforge" / "ivy"
+
+
+def java_version(java: str | None = None) -> tuple[str, int]:
+    """Find `java` (JAVA_HOME first, then PATH) and return its path and major version.
+
+    Raises JavaNotFoundError with one clear line when there is none or it is older than 17.
+    """
+    if java is None:
+        home = os.environ.get("JAVA_HOME")
+        candidate = Path(home) / "bin" / "java" if home else None
+        java = str(candidate) if candidate and candidate.is_file() else shutil.which("java")
+    if not java:
+        raise JavaNotFoundError(
+            f"Java {MIN_JAVA}+ is required to run Spark, but no `java` was found (JAVA_HOME unset or wrong, "
+            "none on PATH)",
+            hint=f"install OpenJDK {MIN_JAVA} or newer (e.g. apt-get install openjdk-17-jre-headless) "
+            "and put it on PATH or set JAVA_HOME",
+        )
+    try:
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60, check=False)
+    except OSError as exc:
+        raise JavaNotFoundError(f"cannot run {java}: {exc}", hint=f"install OpenJDK {MIN_JAVA}+") from exc
+    text = out.stderr + out.stdout
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', text)
+    if not match:
+        raise JavaNotFoundError(f"cannot read the version of {java} from: {text.strip()[:200]!r}")
+    major = int(match.group(1))
+    if major == 1 and match.group(2):  # "1.8.0_392" style
+        major = int(match.group(2))
+    if major < MIN_JAVA:
+        raise JavaNotFoundError(
+            f"Java {MIN_JAVA}+ is required to run Spark, but {java} is Java {major}",
+            hint=f"install OpenJDK {MIN_JAVA} or newer and point JAVA_HOME at it",
+        )
+    return java, major
+
+
+def cached_delta_jars(cache: Path) -> list[Path]:
+    """The jars a previous resolution left in the Ivy cache, if the delta-spark jar of our version is there."""
+    jars_dir = cache / "jars"
+    if not jars_dir.is_dir():
+        return []
+    group, artifact, ver = delta_coordinate().split(":")
+    if not (jars_dir / f"{group}_{artifact}-{ver}.jar").is_file():
+        return []
+    return sorted(jars_dir.glob("*.jar"))
+
+
+def build_spark(settings: SparkSettings) -> SparkSession:
+    """Build (or return the running) SparkSession for these settings, with Delta Lake enabled."""
+    java_version()
+    from pyspark.sql import SparkSession
+
+    # Python workers must run this interpreter (the project's virtualenv, where lakeforge is installed);
+    # PySpark reads the choice from the environment when the context starts.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+
+    cache = (settings.jars_cache or default_jars_cache()).expanduser().absolute()
+    builder = (
+        SparkSession.builder.master(settings.master)
+        .appName(settings.app_name)
+        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+        .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
+        .config("spark.ui.enabled", str(settings.ui_enabled).lower())
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", str(settings.shuffle_partitions))
+        .config("spark.default.parallelism", str(settings.shuffle_partitions))
+        .config("spark.driver.memory", settings.driver_memory)
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.databricks.delta.schema.autoMerge.enabled", "false")
+        .config("spark.jars.ivy", str(cache))
+        # Python workers run the interpreter that runs lakeforge (the project's virtualenv), not `python3`
+        .config("spark.pyspark.python", sys.executable)
+        .config("spark.pyspark.driver.python", sys.executable)
+    )
+    jars = cached_delta_jars(cache)
+    if jars:
+        builder = builder.config("spark.jars", ",".join(str(j) for j in jars))
+    else:
+        log.info("resolving %s from Maven Central into %s (first run only)", delta_coordinate(), cache)
+        builder = builder.config("spark.jars.packages", delta_coordinate())
+    for key, value in settings.conf.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
