@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,7 +24,9 @@ from lakeforge.config.models import SparkSettings
 from lakeforge.errors import JavaNotFoundError
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from collections.abc import Iterator
+
+    from pyspark.sql import DataFrame, SparkSession
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +117,9 @@ def build_spark(settings: SparkSettings) -> SparkSession:
         .config("spark.driver.memory", settings.driver_memory)
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.databricks.delta.schema.autoMerge.enabled", "false")
+        # Delta rebuilds table state with this many partitions (default 50): far too many for small tables
+        .config("spark.databricks.delta.snapshotPartitions", str(settings.shuffle_partitions))
+        .config("spark.sql.sources.parallelPartitionDiscovery.parallelism", str(settings.shuffle_partitions))
         .config("spark.jars.ivy", str(cache))
         # Python workers run the interpreter that runs lakeforge (the project's virtualenv), not `python3`
         .config("spark.pyspark.python", sys.executable)
@@ -130,3 +136,19 @@ def build_spark(settings: SparkSettings) -> SparkSession:
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+@contextmanager
+def persisted(df: DataFrame) -> Iterator[DataFrame]:
+    """Cache a DataFrame that several actions read, and release it afterwards.
+
+    with persisted(batch) as batch:
+        n = batch.count(); batch.write...
+    """
+    from pyspark import StorageLevel
+
+    df = df.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        yield df
+    finally:
+        df.unpersist()

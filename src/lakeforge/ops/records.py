@@ -20,6 +20,7 @@ def write_run_records(
 ) -> None:
     spark, ctx, report, writer = pipeline.spark, pipeline.ctx, pipeline.report, pipeline.writer
     registry = pipeline.registry
+    pipeline.flush_watermarks()
     if report.reconciliation:
         rows = [
             {**r.to_dict(), "run_id": ctx.run_id, "recorded_at": ended.astimezone(UTC)}

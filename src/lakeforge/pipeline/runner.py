@@ -60,7 +60,9 @@ def run_command(settings: Settings, ctx: RunContext, wait: bool = False) -> Outc
     )
     from lakeforge.contracts.registry import PACKAGED_CONTRACTS, ContractRegistry
 
-    ContractRegistry(settings.contracts_dir or PACKAGED_CONTRACTS)  # a broken contract fails before Spark starts
+    ContractRegistry(
+        settings.contracts_dir or PACKAGED_CONTRACTS
+    )  # a broken contract fails before Spark starts
     started = time.monotonic()
     with lock:
         spark = build_spark(settings.spark)
@@ -97,6 +99,8 @@ def run_command(settings: Settings, ctx: RunContext, wait: bool = False) -> Outc
                     if isinstance(error, LakeforgeError)
                     else f"{type(error).__name__}: {error}"
                 )
+            docs = pipeline.quality.build_docs()
+            pipeline.report.data_docs = str(docs) if docs else None
             write_run_records(pipeline, status, exit_code, message, ended.astimezone(UTC))
             rows = pipeline.row_counts()
             metrics_file = settings.metrics.prometheus_textfile or (

@@ -25,8 +25,9 @@ from lakeforge.contracts.registry import PACKAGED_CONTRACTS, Catalog, ContractRe
 from lakeforge.errors import ContractViolation, QualityGateFailed, SchemaDriftError
 from lakeforge.ops.report import GateResult, Reconciliation, RunReport
 from lakeforge.pipeline.context import RunContext
-from lakeforge.quality.checks import contract_checks
+from lakeforge.quality.gates import QualityGate
 from lakeforge.sources.landing import LandingFile, check_header_names, list_files, read_bronze_batch
+from lakeforge.spark import persisted
 from lakeforge.transforms import gold as gold_t
 from lakeforge.transforms import silver as silver_t
 from lakeforge.writers.delta import SafeDeltaWriter
@@ -48,18 +49,6 @@ PUBLISHED_TABLES = (
 )
 
 
-@contextmanager
-def persisted(df: DataFrame) -> Iterator[DataFrame]:
-    """Cache a DataFrame that several actions read, and release it afterwards."""
-    from pyspark import StorageLevel
-
-    df = df.persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        yield df
-    finally:
-        df.unpersist()
-
-
 class Pipeline:
     def __init__(
         self, spark: SparkSession, settings: Settings, ctx: RunContext, report: RunReport | None = None
@@ -71,6 +60,9 @@ class Pipeline:
         self.catalog = Catalog(settings.paths.lakehouse, self.registry)
         self.writer = SafeDeltaWriter(spark, self.catalog)
         self.report = report or RunReport()
+        self.watermarks: dict[tuple[str, str], int] = {}
+        docs = settings.paths.lakehouse / "_ops" / "data_docs" if settings.quality.data_docs else None
+        self.quality = QualityGate(self.registry, docs_dir=docs)
 
     # --- helpers ------------------------------------------------------------------------------------
     def read(self, table: str, version: int | None = None) -> DataFrame:
@@ -92,6 +84,8 @@ class Pipeline:
     def watermark(self, consumer: str, source: str) -> int | None:
         """The version of `source` that `consumer` has fully processed (None: nothing yet)."""
         found: list[int] = []
+        if (consumer, source) in self.watermarks:
+            found.append(self.watermarks[(consumer, source)])
         for _, meta in self.writer.history_metadata(consumer):
             mark = (meta.get("watermark") or {}).get(source)
             if mark is not None:
@@ -108,13 +102,24 @@ class Pipeline:
         return max(found) if found else None
 
     def _save_watermarks(self, consumer: str, marks: dict[str, int]) -> None:
+        """Remember how far `consumer` has read; the consumer's own commit already carries the same marks,
+        `_ops/watermarks` mirrors them at the end of the run for commits that changed nothing."""
+        for source, version in marks.items():
+            self.watermarks[(consumer, source)] = version
+
+    def flush_watermarks(self) -> None:
         from pyspark.sql import functions as F
 
-        rows = [(consumer, source, version) for source, version in marks.items()]
+        if not self.watermarks:
+            return
+        rows = [
+            (consumer, source, version) for (consumer, source), version in sorted(self.watermarks.items())
+        ]
         df = self.spark.createDataFrame(rows, "consumer string, input string, version long").withColumns(
             {"run_id": F.lit(self.ctx.run_id), "updated_at": F.lit(self.ctx.clock).cast("timestamp")}
         )
         self.report.writes.append(self.writer.write_with_merge(df, "_ops.watermarks", ["consumer", "input"]))
+        self.watermarks.clear()
 
     def _metadata(self, **extra: Any) -> dict[str, Any]:
         return {"run_id": self.ctx.run_id, "command": self.ctx.command, **extra}
@@ -332,7 +337,7 @@ class Pipeline:
             valid = checked.transform(silver_t.valid_rows).transform(silver_t.typed(bronze_c, silver_c))
             winners = valid.transform(silver_t.latest_by(silver_c.keys, silver_c.order_by))
             with persisted(winners) as winners:
-                self._gate(contract_checks(winners, silver_c, suite=f"{silver_name}.batch"))
+                self._gate(self.quality.check(winners, silver_name, suite=f"{silver_name}.batch"))
                 quarantine = checked.transform(
                     silver_t.quarantine_rows(
                         self.registry.get(quarantine_name), self.ctx.clock, self.ctx.run_id
@@ -376,7 +381,7 @@ class Pipeline:
         meta = self._metadata(watermark={source: upto})
         if after is None:
             result = orders.transform(gold_t.daily_revenue)
-            self._gate(contract_checks(result, self.registry.get(target), suite=f"{target}.batch"))
+            self._gate(self.quality.check(result, target, suite=f"{target}.batch"))
             self.writer.create_if_missing(target)
             self.report.writes.append(
                 self.writer.append_idempotent(
@@ -392,7 +397,7 @@ class Pipeline:
             if dates:
                 literal = ", ".join(f"DATE'{d.isoformat()}'" for d in dates)
                 result = orders.where(F.col("order_date").isin(dates)).transform(gold_t.daily_revenue)
-                self._gate(contract_checks(result, self.registry.get(target), suite=f"{target}.batch"))
+                self._gate(self.quality.check(result, target, suite=f"{target}.batch"))
                 self.report.writes.append(
                     self.writer.write_with_replace_where(
                         result, target, f"order_date IN ({literal})", metadata=meta
@@ -415,7 +420,7 @@ class Pipeline:
             orders = self.spark.createDataFrame([], self.registry.get_schema("silver.orders"))
         if wc is None:
             result = gold_t.customer_ltv(customers, orders)
-            self._gate(contract_checks(result, self.registry.get(target), suite=f"{target}.batch"))
+            self._gate(self.quality.check(result, target, suite=f"{target}.batch"))
             self.writer.create_if_missing(target)
             self.report.writes.append(
                 self.writer.append_idempotent(
@@ -437,7 +442,7 @@ class Pipeline:
                 customers.join(affected, "customer_id", "left_semi"),
                 orders.join(affected, "customer_id", "left_semi"),
             )
-            self._gate(contract_checks(result, self.registry.get(target), suite=f"{target}.batch"))
+            self._gate(self.quality.check(result, target, suite=f"{target}.batch"))
             self.report.writes.append(
                 self.writer.write_with_merge(result, target, ["customer_id"], metadata=meta)
             )
@@ -450,7 +455,7 @@ class Pipeline:
             if not self.writer.exists(table):
                 continue
             contract = self.registry.get(table)
-            result = contract_checks(self.read(table), contract, suite=f"{table}.published")
+            result = self.quality.check(self.read(table), table, suite=f"{table}.published")
             self.report.gates.append(result)
             if not result.success:
                 failures.append(result)

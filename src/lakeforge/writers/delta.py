@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from lakeforge.contracts.models import WriteMode
 from lakeforge.errors import LakeforgeError, WriteReconciliationError
+from lakeforge.spark import persisted
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -342,27 +343,42 @@ class SafeDeltaWriter:
     def insert_new(
         self, df: DataFrame, target: str, keys: list[str], *, metadata: dict[str, Any] | None = None
     ) -> WriteMetrics:
-        """Insert the rows whose key is not in the table yet (an idempotent append keyed by `keys`)."""
-        from delta.tables import DeltaTable
+        """Append only the rows whose key is not in the table yet: writing the same rows twice adds nothing.
+
+        An anti-join then a plain append (cheaper than MERGE); safe because one run at a time holds the
+        pipeline lock.
+        """
+        from pyspark.sql import functions as F
 
         started = time.monotonic()
         df = self._conform(df, target, allow_additive=False)
         self.create_if_missing(target)
         before = self.version(target)
-        target_keys = self.spark.read.format("delta").load(self.path(target)).select(*keys)
-        expected = df.join(target_keys, on=keys, how="left_anti").count()
-        condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
-        with self._user_metadata(metadata):
-            (
-                DeltaTable.forPath(self.spark, self.path(target))
-                .alias("t")
-                .merge(df.alias("s"), condition)
-                .whenNotMatchedInsertAll()
-                .execute()
-            )
+        target_keys = self.spark.read.format("delta").load(self.path(target)).select(*keys).distinct()
+        fresh = df.join(target_keys, on=[df[k].eqNullSafe(target_keys[k]) for k in keys], how="left_anti")
+        with persisted(fresh) as fresh:
+            expected = fresh.count()
+            if expected == 0:
+                return WriteMetrics(
+                    target,
+                    WriteMode.INSERT_ONLY.value,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    time.monotonic() - started,
+                    before,
+                    True,
+                )
+            duplicates = fresh.groupBy(*keys).count().where(F.col("count") > 1).limit(1).count()
+            if duplicates:
+                raise LakeforgeError(f"insert into {target}: the new rows hold a key more than once ({keys})")
+            with self._user_metadata(metadata):
+                fresh.write.format("delta").mode("append").save(self.path(target))
         metrics, om = self._metrics(target, WriteMode.INSERT_ONLY, expected, before, started)
-        if not metrics.skipped:
-            self._check(target, "inserted rows", expected, metrics.inserted, om)
+        self._check(target, "inserted rows", expected, metrics.inserted, om)
         return metrics
 
     def write_with_replace_where(
