@@ -454,7 +454,6 @@ class Pipeline:
         for table in PUBLISHED_TABLES:
             if not self.writer.exists(table):
                 continue
-            contract = self.registry.get(table)
             result = self.quality.check(self.read(table), table, suite=f"{table}.published")
             self.report.gates.append(result)
             if not result.success:
