@@ -288,10 +288,10 @@ def run_cli(
             env=dict(env) if env is not None else None,
             cwd=cwd,
             start_new_session=True,
-            preexec_fn=_die_with_parent(),  # noqa: PLW1509 - a single prctl call, no Python locks
+            preexec_fn=_die_with_parent(),  # one prctl call: safe enough after fork
         )
     except OSError as err:  # missing or not executable: a configuration problem, not retryable
-        raise AirflowFailException(f"cannot start lakeforge CLI {argv[0]!r}: {err}") from err
+        raise AirflowFailException(f"cannot start lakeforge CLI {argv[0]!r} (in {cwd}): {err}") from err
 
     tail: collections.deque[str] = collections.deque(maxlen=20)
     pumps = [
@@ -321,7 +321,9 @@ def raise_for_exit(cmd: str, result: CliResult) -> None:
         return
     why = result.last_stderr_line or "(no explanation on stderr)"
     if code in NOT_RETRYABLE:
-        raise AirflowFailException(f"lakeforge {cmd}: exit {code}, {NOT_RETRYABLE[code]} (not retried): {why}")
+        raise AirflowFailException(
+            f"lakeforge {cmd}: exit {code}, {NOT_RETRYABLE[code]} (not retried): {why}"
+        )
     if code < 0:
         meaning = f"killed by signal {signal.Signals(-code).name}"
     else:

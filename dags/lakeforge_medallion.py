@@ -8,7 +8,7 @@ Settings come from Airflow Variables or env vars: ``lakeforge_cli`` / ``LAKEFORG
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from airflow.sdk import dag, task
 from lakeforge_common import run_stage, stage_task_args
@@ -17,7 +17,7 @@ from lakeforge_common import run_stage, stage_task_args
 @dag(
     dag_id="lakeforge_medallion",
     schedule="@daily",
-    start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
+    start_date=datetime(2024, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,
     tags=["lakeforge"],

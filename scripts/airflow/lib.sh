@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # its variables are used by the scripts that source it
 # Shared by scripts/airflow/*.sh (sourced, not run): paths, secrets, PostgreSQL and Airflow settings.
 #
 # Inputs (all optional):
@@ -26,6 +27,7 @@ SECRETS_FILE="$STATE_DIR/secrets.env"
 API_PORT="${LAKEFORGE_AIRFLOW_PORT:-8080}"
 API_HOST="${LAKEFORGE_AIRFLOW_HOST:-127.0.0.1}"
 PG_PORT="${LAKEFORGE_AIRFLOW_DB_PORT:-55432}"
+AIRFLOW_DB_NAME="${AIRFLOW_DB_NAME:-airflow}"  # e2e.sh uses airflow_e2e: no clash with a running stack
 HEALTH_URL="http://localhost:$API_PORT/api/v2/monitor/health"
 # Set before lib.sh touched it: then the database is someone else's and we start no cluster.
 EXTERNAL_DB="${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-}"
@@ -161,16 +163,16 @@ pg_stop() {
     fi
 }
 
-# Create the `airflow` role and database if missing and (re)set the role's password.
+# Create the `airflow` role and its database $AIRFLOW_DB_NAME if missing; (re)set the password.
 pg_ensure_airflow_db() {
     # \getenv keeps the password off every command line.
     as_pg "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_SOCKET_DIR" -p "$PG_PORT" -U "$PG_OS_USER" \
-        -d postgres <<'SQL'
+        -d postgres -v db="$AIRFLOW_DB_NAME" <<'SQL'
 \getenv airflow_password LAKEFORGE_AIRFLOW_DB_PASSWORD
 SELECT 'CREATE ROLE airflow LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'airflow') \gexec
 ALTER ROLE airflow WITH LOGIN PASSWORD :'airflow_password';
-SELECT 'CREATE DATABASE airflow OWNER airflow'
- WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'airflow') \gexec
+SELECT format('CREATE DATABASE %I OWNER airflow', :'db')
+ WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db') \gexec
 SQL
 }
 
@@ -194,7 +196,7 @@ airflow_env() {
     if [ -z "$EXTERNAL_DB" ]; then
         local password
         password="$(python3 -c 'import os, urllib.parse; print(urllib.parse.quote(os.environ["LAKEFORGE_AIRFLOW_DB_PASSWORD"], safe=""))')"
-        export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg2://airflow:$password@127.0.0.1:$PG_PORT/airflow"
+        export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg2://airflow:$password@127.0.0.1:$PG_PORT/$AIRFLOW_DB_NAME"
     fi
     # What the DAGs read (see dags/lakeforge_common.py); Airflow Variables override them.
     export LAKEFORGE_PROJECT_DIR="$PROJECT_DIR"

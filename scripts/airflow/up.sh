@@ -2,9 +2,15 @@
 # Start the local stack: PostgreSQL, `airflow db migrate`, then the API server, scheduler and
 # dag-processor (LocalExecutor), each in its own session with a pid file in .airflow/run/.
 # Returns once GET /api/v2/monitor/health reports them healthy. Rerunning it is harmless.
+# shellcheck source=scripts/airflow/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_airflow_venv
 started_at=$SECONDS
+
+if ! pid_alive "$RUN_DIR/api-server.pid" &&
+    python3 -c "import socket, sys; s = socket.socket(); sys.exit(s.connect_ex(('127.0.0.1', $API_PORT)) != 0)"; then
+    die "port $API_PORT is already in use by another program: set LAKEFORGE_AIRFLOW_PORT"
+fi
 
 prepare_database
 
@@ -21,11 +27,6 @@ start_daemon() {
     echo $! >"$pid_file"
     say "started $name (pid $!, log: $LOG_DIR/$name.log)"
 }
-
-if ! pid_alive "$RUN_DIR/api-server.pid" &&
-    python3 -c "import socket, sys; s = socket.socket(); sys.exit(s.connect_ex(('127.0.0.1', $API_PORT)) != 0)"; then
-    die "port $API_PORT is already in use by another program: set LAKEFORGE_AIRFLOW_PORT"
-fi
 
 start_daemon api-server api-server --host "$API_HOST" --port "$API_PORT"
 start_daemon scheduler scheduler

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create .airflow/venv from requirements/airflow.txt, or bring it in line when that file changed.
 # Usage: scripts/airflow/venv.sh        (PYTHON=python3.11 to choose the interpreter)
+# shellcheck source=scripts/airflow/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 requirements="$PROJECT_DIR/requirements/airflow.txt"

@@ -58,7 +58,28 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--dirt-rate", type=float, default=0.01)
     gen.add_argument("--files", type=int, default=10, help="daily files per source")
     gen.add_argument("--debug", action="store_true", help="print full tracebacks")
+    jars = sub.add_parser("fetch-jars", help="download the Delta jars into the local cache (once)")
+    jars.add_argument("--debug", action="store_true", help="print full tracebacks")
+
+    suites = sub.add_parser("suites", help="regenerate the Great Expectations suites from the contracts")
+    suites.add_argument("--check", action="store_true", help="only show the diff; exit 1 if suites are stale")
+    suites.add_argument("--debug", action="store_true", help="print full tracebacks")
     return parser
+
+
+def _fetch_jars(args: argparse.Namespace) -> int:
+    from lakeforge.config.models import SparkSettings
+    from lakeforge.spark import delta_coordinate, fetch_jars
+
+    jars = fetch_jars(SparkSettings())
+    _console(f"{delta_coordinate()}: {len(jars)} jars cached in {jars[0].parent}")
+    return 0
+
+
+def _suites(args: argparse.Namespace) -> int:
+    from lakeforge.quality.suites_cli import main as suites_main
+
+    return suites_main(["--check"] if args.check else [])
 
 
 def _clock(text: str | None) -> datetime:
@@ -167,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     args = _parser().parse_args(argv)
     try:
-        return _run(args) if args.command == "run" else _generate(args)
+        handler = {"run": _run, "generate": _generate, "fetch-jars": _fetch_jars, "suites": _suites}
+        return handler[args.command](args)
     except LakeforgeError as exc:
         if args.debug:
             traceback.print_exc()

@@ -42,8 +42,25 @@ def delta_coordinate() -> str:
 
 
 def default_jars_cache() -> Path:
+    """`LAKEFORGE_JARS_CACHE`, else `$XDG_CACHE_HOME/lakeforge/ivy`, else `~/.cache/lakeforge/ivy`."""
+    if os.environ.get("LAKEFORGE_JARS_CACHE"):
+        return Path(os.environ["LAKEFORGE_JARS_CACHE"])
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "lakeforge" / "ivy"
+
+
+def fetch_jars(settings: SparkSettings) -> list[Path]:
+    """Resolve the Delta jars into the cache once (a tiny local session); later sessions need no network."""
+    cache = (settings.jars_cache or default_jars_cache()).expanduser().absolute()
+    jars = cached_delta_jars(cache)
+    if jars:
+        return jars
+    spark = build_spark(settings.model_copy(update={"master": "local[1]"}))
+    spark.stop()
+    jars = cached_delta_jars(cache)
+    if not jars:
+        raise RuntimeError(f"Spark resolved {delta_coordinate()} but no jars arrived in {cache / 'jars'}")
+    return jars
 
 
 def java_version(java: str | None = None) -> tuple[str, int]:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-CONTEXT = {"run_id": "manual__2024-05-06", "logical_date": datetime(2024, 5, 6, 13, 0, tzinfo=timezone.utc)}
+CONTEXT = {"run_id": "manual__2024-05-06", "logical_date": datetime(2024, 5, 6, 13, 0, tzinfo=UTC)}
 
 
 def no_variables(key: str) -> None:
@@ -67,7 +67,9 @@ def test_retryable_exit_raises_a_retryable_error(common, run_fake, code, meaning
 def test_killed_by_a_signal_is_retryable(common):
     result = common.CliResult(returncode=-9, last_stderr_line="", seconds=1.0)
 
-    with pytest.raises(common.LakeforgeRetryableError, match=r"exit -9, killed by signal SIGKILL \(retryable\)"):
+    with pytest.raises(
+        common.LakeforgeRetryableError, match=r"exit -9, killed by signal SIGKILL \(retryable\)"
+    ):
         common.raise_for_exit("load", result)
 
 
@@ -133,7 +135,10 @@ def test_command_line(common):
 
 
 def test_run_without_logical_date_uses_run_after(common):
-    context = {"logical_date": None, "dag_run": SimpleNamespace(run_after=datetime(2024, 7, 8, 9, tzinfo=timezone.utc))}
+    context = {
+        "logical_date": None,
+        "dag_run": SimpleNamespace(run_after=datetime(2024, 7, 8, 9, tzinfo=UTC)),
+    }
 
     assert common.run_date(context).isoformat() == "2024-07-08"
 

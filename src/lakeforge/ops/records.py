@@ -59,4 +59,4 @@ def write_run_records(
         "metrics": json.dumps(report.to_dict(), default=str, sort_keys=True),
     }
     df = spark.createDataFrame([run], registry.get_schema("_ops.runs"))
-    writer.insert_new(df, "_ops.runs", ["run_id"])
+    writer.insert_new(df, "_ops.runs", ["run_id", "command"])

@@ -18,6 +18,7 @@ from lakeforge.config.models import Settings
 from lakeforge.errors import LakeforgeError
 from lakeforge.ops.report import RunReport
 from lakeforge.pipeline.context import RunContext
+from lakeforge.pipeline.faults import crashpoint
 from lakeforge.pipeline.lock import PipelineLock
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ def run_command(settings: Settings, ctx: RunContext, wait: bool = False) -> Outc
                         getattr(pipeline, stage)()
         except BaseException as exc:  # noqa: BLE001 - recorded below, then raised again unchanged
             status, error = "failed", exc
+        crashpoint("run:before_records")
         duration = time.monotonic() - started
         ended = ctx.clock + timedelta(seconds=round(duration, 3))
         rows: dict[str, tuple[int, int] | None] = {}

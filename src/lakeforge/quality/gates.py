@@ -1,34 +1,277 @@
-"""The quality gate: a table's suite run on a DataFrame before it is published.
+"""The quality gate: a table's stored Great Expectations suite run on a DataFrame before it is published.
 
     gate = QualityGate(registry, docs_dir=lakehouse / "_ops" / "data_docs")
-    result = gate.check(df, "silver.orders", suite="silver.orders.batch")   # GateResult
-    if not result.success: raise QualityGateFailed(...)
+    result = gate.check(df, "silver.orders", suite="silver.orders.batch")   # GateResult, never raises
+    gate.build_docs()                                                        # .../data_docs/index.html
 
-The suite of a table is generated from its contract (keys unique and not null, non-null columns,
-value sets, minimums).
+`run_dq_checkpoint("silver.orders.batch", df=df)` does the same and raises QualityGateFailed.
+The suite of a table is generated from its contract and stored as JSON (`quality.suites`). Great
+Expectations is imported on first use (it costs about 4 s) and one ephemeral context serves every
+check of a gate; each check logs one JSON line on the `lakeforge.quality` logger.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import time
+from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lakeforge.contracts.registry import ContractRegistry
+from lakeforge.errors import ConfigError, QualityGateFailed
 from lakeforge.ops.report import GateResult
-from lakeforge.quality.checks import contract_checks
+from lakeforge.quality.suites import load_suite
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
+log = logging.getLogger("lakeforge.quality")
+
+DATA_SOURCE = "lakeforge"
+BATCH_DEFINITION = "whole_dataframe"
+DOCS_SITE = "lakeforge_site"
+PARTIAL_UNEXPECTED = 5
+# BASIC: unexpected counts and a few unexpected values per expectation; no index lists, no row collection.
+RESULT_FORMAT: dict[str, Any] = {"result_format": "BASIC", "partial_unexpected_count": PARTIAL_UNEXPECTED}
+
+
+class _GxContext:
+    """One ephemeral GE context with its Spark data source; assets, suites and checkpoints are made once."""
+
+    def __init__(self, docs_dir: Path | None, run_name: str | None) -> None:
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import (
+            DataContextConfig,
+            InMemoryStoreBackendDefaults,
+            ProgressBarsConfig,
+        )
+
+        self.gx = gx
+        self.run_name = run_name
+        sites: dict[str, Any] = {}
+        if docs_dir is not None:
+            sites[DOCS_SITE] = {
+                "class_name": "SiteBuilder",
+                "show_how_to_buttons": False,
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            }
+        config = DataContextConfig(
+            store_backend_defaults=InMemoryStoreBackendDefaults(),
+            data_docs_sites=sites,
+            progress_bars=ProgressBarsConfig(globally=False),  # they would go to stderr
+            analytics_enabled=False,
+        )
+        self.context = gx.get_context(mode="ephemeral", project_config=config)
+        # persist=False: GE would persist every batch and never release it; the gate caches itself.
+        self.source = self.context.data_sources.add_spark(name=DATA_SOURCE, persist=False)
+        self._checkpoints: dict[str, Any] = {}
+        self.validations = 0
+
+    def checkpoint(self, name: str, table: str, suite_json: dict[str, Any]) -> Any:
+        """The checkpoint `name` running the suite on the table's whole-DataFrame batch (made once)."""
+        if name in self._checkpoints:
+            return self._checkpoints[name]
+        gx = self.gx
+        try:
+            asset = self.source.get_asset(table)
+        except LookupError:
+            asset = self.source.add_dataframe_asset(name=table)
+        try:
+            batch_definition = asset.get_batch_definition(BATCH_DEFINITION)
+        except KeyError:
+            batch_definition = asset.add_batch_definition_whole_dataframe(BATCH_DEFINITION)
+        expected = suite_json.get("expectations", [])
+        suite = gx.ExpectationSuite(name=name, expectations=expected, meta=dict(suite_json.get("meta", {})))
+        if len(suite.expectations) != len(expected):
+            raise ConfigError(
+                f"suite of {table} holds {len(expected)} expectations but Great Expectations accepted "
+                f"{len(suite.expectations)}: check the contract's `expectations:` entries",
+                hint="see the GE log above for the entry it refused",
+            )
+        suite = self.context.suites.add(suite)
+        definition = self.context.validation_definitions.add(
+            gx.ValidationDefinition(name=name, data=batch_definition, suite=suite)
+        )
+        checkpoint = self.context.checkpoints.add(
+            gx.Checkpoint(name=name, validation_definitions=[definition], result_format=RESULT_FORMAT)
+        )
+        self._checkpoints[name] = checkpoint
+        return checkpoint
+
+    def run(self, checkpoint: Any, df: DataFrame) -> Any:
+        """The suite's validation result of one DataFrame."""
+        from great_expectations.core.run_identifier import RunIdentifier
+
+        run_id = RunIdentifier(run_name=self.run_name) if self.run_name else None
+        result = checkpoint.run(batch_parameters={"dataframe": df}, run_id=run_id)
+        self.validations += 1
+        return next(iter(result.run_results.values()))
+
+    def build_docs(self) -> None:
+        self.context.build_data_docs(site_names=[DOCS_SITE])
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def describe_failure(evr: Any) -> str:
+    """One line per failed expectation: what was expected and what was observed."""
+    config = evr.expectation_config
+    kwargs = {k: v for k, v in config.kwargs.items() if k not in ("batch_id", "result_format")}
+    target = kwargs.pop("column", None) or ", ".join(kwargs.pop("column_list", []) or [])
+    args = ", ".join(f"{k}={_plain(v)!r}" for k, v in kwargs.items())
+    head = f"{config.type}({target}{', ' if target and args else ''}{args})"
+    info = evr.exception_info or {}
+    if info.get("raised_exception"):
+        message = " ".join(str(info.get("exception_message", "")).split())
+        return f"{head}: could not be evaluated: {message[:300]}"
+    result = evr.result or {}
+    count, total = result.get("unexpected_count"), result.get("element_count")
+    if count is not None:
+        pct = result.get("unexpected_percent")
+        share = f" ({pct:.2f}%)" if isinstance(pct, int | float) else ""
+        seen = result.get("partial_unexpected_list") or []
+        example = f", e.g. {_plain(seen[:PARTIAL_UNEXPECTED])}" if seen else ""
+        return f"{head}: {count} of {total} rows unexpected{share}{example}"
+    if "observed_value" in result:
+        return f"{head}: observed {_plain(result['observed_value'])!r}"
+    return f"{head}: failed"
+
 
 class QualityGate:
-    def __init__(self, registry: ContractRegistry, docs_dir: Path | None = None) -> None:
+    """Runs the stored suites of the registry's tables through one Great Expectations context.
+
+    gate = QualityGate(ContractRegistry.default(), docs_dir=Path("lake/_ops/data_docs"))
+    result = gate.check(df, "silver.orders", suite="silver.orders.batch")
+    index = gate.build_docs()
+    """
+
+    def __init__(
+        self,
+        registry: ContractRegistry,
+        docs_dir: Path | None = None,
+        *,
+        run_name: str | None = None,
+        persist: bool = True,
+    ) -> None:
         self.registry = registry
         self.docs_dir = docs_dir
+        self.run_name = run_name
+        self.persist = persist
+        self._gx: _GxContext | None = None
+
+    @property
+    def gx(self) -> _GxContext:
+        if self._gx is None:
+            started = time.monotonic()
+            self._gx = _GxContext(self.docs_dir, self.run_name)
+            log.debug("Great Expectations context ready in %.1f s", time.monotonic() - started)
+        return self._gx
 
     def check(self, df: DataFrame, table: str, suite: str) -> GateResult:
-        return contract_checks(df, self.registry.get(table), suite=suite)
+        """Validate `df` against the table's suite; the checkpoint is named `suite`. Never raises on failure."""
+        return self.run_checkpoint(suite, df, table=table)
+
+    def run_checkpoint(self, checkpoint_name: str, df: DataFrame, *, table: str | None = None) -> GateResult:
+        table = table or table_of(checkpoint_name, self.registry)
+        suite_json = load_suite(table, self.registry)
+        started = time.monotonic()
+        checkpoint = self.gx.checkpoint(checkpoint_name, table, suite_json)
+        cached = self.persist and not df.storageLevel.useMemory and not df.storageLevel.useDisk
+        if cached:
+            df = df.persist()
+        try:
+            validation = self.gx.run(checkpoint, df)
+        finally:
+            if cached:
+                df.unpersist()
+        failures = [describe_failure(evr) for evr in validation.results if not evr.success]
+        evaluated = len(validation.results)
+        result = GateResult(
+            suite=checkpoint_name,
+            table=table,
+            success=bool(validation.success) and not failures,
+            evaluated=evaluated,
+            failed=len(failures),
+            failures=failures,
+            duration_s=round(time.monotonic() - started, 3),
+        )
+        log.info(
+            json.dumps(
+                {
+                    "suite": result.suite,
+                    "table": result.table,
+                    "version": suite_json.get("meta", {}).get("contract_version"),
+                    "evaluated": result.evaluated,
+                    "failed": result.failed,
+                    "duration_s": result.duration_s,
+                }
+            )
+        )
+        return result
 
     def build_docs(self) -> Path | None:
-        """Rebuild the data docs of this run's validations; returns the index page (None if disabled)."""
-        return None
+        """Rebuild the data docs of this run's validations; returns the index page (None if disabled).
+
+        A run that validated nothing leaves existing docs as they are; a site is built (empty) only
+        when there is none yet, so `index.html` always exists after a run.
+        """
+        if self.docs_dir is None:
+            return None
+        index = self.docs_dir / "index.html"
+        if (self._gx is None or self._gx.validations == 0) and index.is_file():
+            return index
+        self.gx.build_docs()
+        return index
+
+
+def table_of(checkpoint_name: str, registry: ContractRegistry) -> str:
+    """The table a checkpoint validates: its name, or its name without the last part (`<table>.<kind>`)."""
+    names = registry.names()
+    if checkpoint_name in names:
+        return checkpoint_name
+    prefix = checkpoint_name.rpartition(".")[0]
+    if prefix in names:
+        return prefix
+    raise ConfigError(
+        f"checkpoint {checkpoint_name!r} names no table of {registry.directory}",
+        hint="name checkpoints <layer>.<table>[.<kind>] or pass table=",
+    )
+
+
+def run_dq_checkpoint(
+    checkpoint_name: str,
+    df: DataFrame,
+    *,
+    table: str | None = None,
+    fail_on_error: bool = True,
+    gate: QualityGate | None = None,
+    registry: ContractRegistry | None = None,
+) -> GateResult:
+    """Run a table's stored suite on `df` as the GE checkpoint `checkpoint_name`.
+
+    result = run_dq_checkpoint("silver.orders.batch", df=orders)   # raises QualityGateFailed on failure
+    result = run_dq_checkpoint("silver.orders.batch", df=orders, fail_on_error=False, gate=gate)
+
+    Pass a `gate` to reuse its Great Expectations context (and its data docs); without one a
+    context is made for this call.
+    """
+    gate = gate or QualityGate(registry or ContractRegistry.default())
+    result = gate.run_checkpoint(checkpoint_name, df, table=table)
+    if fail_on_error and not result.success:
+        raise QualityGateFailed(
+            f"suite {result.suite} on {result.table} failed {result.failed} of {result.evaluated} "
+            "expectations: " + "; ".join(result.failures),
+            hint="nothing was published; fix the data (bronze keeps it) and rerun",
+        )
+    return result

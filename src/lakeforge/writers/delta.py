@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from lakeforge.contracts.models import WriteMode
 from lakeforge.errors import LakeforgeError, WriteReconciliationError
+from lakeforge.pipeline.faults import crashpoint
 from lakeforge.spark import persisted
 
 if TYPE_CHECKING:
@@ -156,6 +157,7 @@ class SafeDeltaWriter:
             "delta.appendOnly", "true" if contract.write_mode is WriteMode.APPEND else "false"
         )
         builder.comment(f"lakeforge contract {contract.table} v{contract.version}").execute()
+        crashpoint(f"create:{table}:after")
         log.info("created Delta table %s at %s from contract v%s", table, self.path(table), contract.version)
         return True
 
@@ -251,8 +253,10 @@ class SafeDeltaWriter:
         )
         if allow_additive:
             writer = writer.option("mergeSchema", "true")
+        crashpoint(f"commit:{target}:before")
         with self._user_metadata(metadata):
             writer.save(self.path(target))
+        crashpoint(f"commit:{target}:after")
         metrics, om = self._metrics(target, WriteMode.APPEND, rows_in, before, started)
         if metrics.skipped:
             log.warning(
@@ -322,8 +326,10 @@ class SafeDeltaWriter:
         else:
             builder = builder.whenMatchedUpdateAll()
         builder = builder.whenNotMatchedInsertAll()
+        crashpoint(f"commit:{target}:before")
         with self._user_metadata(metadata):
             builder.execute()
+        crashpoint(f"commit:{target}:after")
         metrics, om = self._metrics(target, WriteMode.MERGE, rows_in, before, started)
         if not metrics.skipped:
             self._check(target, "inserted rows", exp_inserted, metrics.inserted, om)
@@ -375,8 +381,10 @@ class SafeDeltaWriter:
             duplicates = fresh.groupBy(*keys).count().where(F.col("count") > 1).limit(1).count()
             if duplicates:
                 raise LakeforgeError(f"insert into {target}: the new rows hold a key more than once ({keys})")
+            crashpoint(f"commit:{target}:before")
             with self._user_metadata(metadata):
                 fresh.write.format("delta").mode("append").save(self.path(target))
+            crashpoint(f"commit:{target}:after")
         metrics, om = self._metrics(target, WriteMode.INSERT_ONLY, expected, before, started)
         self._check(target, "inserted rows", expected, metrics.inserted, om)
         return metrics
@@ -406,6 +414,7 @@ class SafeDeltaWriter:
                 f"replaceWhere on {target} refused: {outside} of {rows_in} rows fall outside {predicate!r}"
             )
         replaced = self.spark.read.format("delta").load(self.path(target)).where(predicate).count()
+        crashpoint(f"commit:{target}:before")
         with self._user_metadata(metadata):
             (
                 df.write.format("delta")
@@ -413,6 +422,7 @@ class SafeDeltaWriter:
                 .option("replaceWhere", predicate)
                 .save(self.path(target))
             )
+        crashpoint(f"commit:{target}:after")
         metrics, om = self._metrics(target, WriteMode.REPLACE_WHERE, rows_in, before, started)
         self._check(target, "written rows", rows_in, int(om.get("numOutputRows", "0")), om)
         removed = int(om.get("numDeletedRows", om.get("numRemovedRows", str(replaced))) or 0)
