@@ -2,7 +2,8 @@
 
     write_run_records(pipeline, status="success", exit_code=0, error=None)
 
-Keyed inserts, so writing the same run's records twice changes nothing.
+One row per attempt: an orchestrator that retries a stage under the same run id gets one row per try,
+told apart by `started_at`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def write_run_records(
             for r in report.reconciliation
         ]
         df = spark.createDataFrame(rows, registry.get_schema("_ops.reconciliation"))
-        writer.insert_new(df, "_ops.reconciliation", ["run_id", "source", "stage"])
+        writer.append(df, "_ops.reconciliation", expected_rows=len(rows))
     if report.drift:
         rows = [
             {
@@ -45,7 +46,7 @@ def write_run_records(
             for e, action in report.drift
         ]
         df = spark.createDataFrame(rows, registry.get_schema("_ops.schema_drift"))
-        writer.insert_new(df, "_ops.schema_drift", ["run_id", "table_name", "location", "column"])
+        writer.append(df, "_ops.schema_drift", expected_rows=len(rows))
     run = {
         "run_id": ctx.run_id,
         "command": ctx.command,
@@ -59,4 +60,4 @@ def write_run_records(
         "metrics": json.dumps(report.to_dict(), default=str, sort_keys=True),
     }
     df = spark.createDataFrame([run], registry.get_schema("_ops.runs"))
-    writer.insert_new(df, "_ops.runs", ["run_id", "command"])
+    writer.append(df, "_ops.runs", expected_rows=1)

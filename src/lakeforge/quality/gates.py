@@ -32,9 +32,12 @@ log = logging.getLogger("lakeforge.quality")
 DATA_SOURCE = "lakeforge"
 BATCH_DEFINITION = "whole_dataframe"
 DOCS_SITE = "lakeforge_site"
-PARTIAL_UNEXPECTED = 5
-# BASIC: unexpected counts and a few unexpected values per expectation; no index lists, no row collection.
-RESULT_FORMAT: dict[str, Any] = {"result_format": "BASIC", "partial_unexpected_count": PARTIAL_UNEXPECTED}
+EXAMPLES = 5
+# Pass 1, every check: BASIC counts unexpected rows in one aggregate per domain; with no partial list
+# (limit 0, which Spark answers without a job) it runs no per-expectation scan and collects no rows.
+RESULT_FORMAT: dict[str, Any] = {"result_format": "BASIC", "partial_unexpected_count": 0}
+# Pass 2, only for the expectations that failed: a few unexpected values each, for the message.
+EXAMPLES_FORMAT: dict[str, Any] = {"result_format": "BASIC", "partial_unexpected_count": EXAMPLES}
 
 
 class _GxContext:
@@ -48,14 +51,17 @@ class _GxContext:
             ProgressBarsConfig,
         )
 
-        self.gx = gx
+        self.module = gx
         self.run_name = run_name
         sites: dict[str, Any] = {}
         if docs_dir is not None:
             sites[DOCS_SITE] = {
                 "class_name": "SiteBuilder",
                 "show_how_to_buttons": False,
-                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(docs_dir),
+                },
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
             }
         config = DataContextConfig(
@@ -68,13 +74,14 @@ class _GxContext:
         # persist=False: GE would persist every batch and never release it; the gate caches itself.
         self.source = self.context.data_sources.add_spark(name=DATA_SOURCE, persist=False)
         self._checkpoints: dict[str, Any] = {}
+        self._batch_definitions: dict[str, Any] = {}
         self.validations = 0
 
     def checkpoint(self, name: str, table: str, suite_json: dict[str, Any]) -> Any:
         """The checkpoint `name` running the suite on the table's whole-DataFrame batch (made once)."""
         if name in self._checkpoints:
             return self._checkpoints[name]
-        gx = self.gx
+        gx = self.module
         try:
             asset = self.source.get_asset(table)
         except LookupError:
@@ -83,15 +90,14 @@ class _GxContext:
             batch_definition = asset.get_batch_definition(BATCH_DEFINITION)
         except KeyError:
             batch_definition = asset.add_batch_definition_whole_dataframe(BATCH_DEFINITION)
-        expected = suite_json.get("expectations", [])
-        suite = gx.ExpectationSuite(name=name, expectations=expected, meta=dict(suite_json.get("meta", {})))
-        if len(suite.expectations) != len(expected):
-            raise ConfigError(
-                f"suite of {table} holds {len(expected)} expectations but Great Expectations accepted "
-                f"{len(suite.expectations)}: check the contract's `expectations:` entries",
-                hint="see the GE log above for the entry it refused",
+        self._batch_definitions[name] = batch_definition
+        suite = self.context.suites.add(
+            gx.ExpectationSuite(
+                name=name,
+                expectations=self.expectations(table, suite_json.get("expectations", [])),
+                meta=dict(suite_json.get("meta", {})),
             )
-        suite = self.context.suites.add(suite)
+        )
         definition = self.context.validation_definitions.add(
             gx.ValidationDefinition(name=name, data=batch_definition, suite=suite)
         )
@@ -101,6 +107,23 @@ class _GxContext:
         self._checkpoints[name] = checkpoint
         return checkpoint
 
+    def expectations(self, table: str, entries: list[dict[str, Any]]) -> list[Any]:
+        """GE Expectation objects of a stored suite; ConfigError naming the first entry GE refuses."""
+        from great_expectations.exceptions import GreatExpectationsError
+        from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+        out = []
+        for i, entry in enumerate(entries):
+            try:
+                out.append(ExpectationConfiguration(**entry).to_domain_obj())
+            except (GreatExpectationsError, TypeError, ValueError) as exc:
+                raise ConfigError(
+                    f"suite of {table}: expectation {i} ({entry.get('type')!r}) is not valid in Great "
+                    f"Expectations: {' '.join(str(exc).split())[:300]}",
+                    hint="fix the `expectations:` entry of the contract, then run `lakeforge suites`",
+                ) from exc
+        return out
+
     def run(self, checkpoint: Any, df: DataFrame) -> Any:
         """The suite's validation result of one DataFrame."""
         from great_expectations.core.run_identifier import RunIdentifier
@@ -109,6 +132,21 @@ class _GxContext:
         result = checkpoint.run(batch_parameters={"dataframe": df}, run_id=run_id)
         self.validations += 1
         return next(iter(result.run_results.values()))
+
+    def examples(self, name: str, failed: list[Any], df: DataFrame) -> list[Any]:
+        """Validate only the failed expectations again, keeping a few unexpected values of each.
+
+        Not stored and not in the data docs: the checkpoint's own result is the record.
+        """
+        configs = [evr.expectation_config for evr in failed]
+        suite = self.module.ExpectationSuite(
+            name=f"{name}.examples",
+            expectations=[
+                {"type": c.type, "kwargs": dict(c.kwargs), "meta": dict(c.meta or {})} for c in configs
+            ],
+        )
+        batch = self._batch_definitions[name].get_batch(batch_parameters={"dataframe": df})
+        return list(batch.validate(suite, result_format=EXAMPLES_FORMAT).results)
 
     def build_docs(self) -> None:
         self.context.build_data_docs(site_names=[DOCS_SITE])
@@ -124,24 +162,44 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def exception_message(evr: Any) -> str | None:
+    """The error that kept an expectation from being evaluated, or None.
+
+    GE gives either one `{raised_exception, exception_message}` or, when a metric failed for the
+    whole suite, a dict of them keyed by metric.
+    """
+    info = evr.exception_info or {}
+    candidates = [info, *(v for v in info.values() if isinstance(v, dict))]
+    for item in candidates:
+        if item.get("raised_exception"):
+            return " ".join(str(item.get("exception_message", "")).split())[:300]
+    return None
+
+
+def _argument(value: Any) -> Any:
+    """An expectation argument as written in the contract (GE stores `min: 0` as 0.0)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return _plain(value)
+
+
 def describe_failure(evr: Any) -> str:
     """One line per failed expectation: what was expected and what was observed."""
     config = evr.expectation_config
     kwargs = {k: v for k, v in config.kwargs.items() if k not in ("batch_id", "result_format")}
     target = kwargs.pop("column", None) or ", ".join(kwargs.pop("column_list", []) or [])
-    args = ", ".join(f"{k}={_plain(v)!r}" for k, v in kwargs.items())
+    args = ", ".join(f"{k}={_argument(v)!r}" for k, v in kwargs.items())
     head = f"{config.type}({target}{', ' if target and args else ''}{args})"
-    info = evr.exception_info or {}
-    if info.get("raised_exception"):
-        message = " ".join(str(info.get("exception_message", "")).split())
-        return f"{head}: could not be evaluated: {message[:300]}"
+    error = exception_message(evr)
+    if error is not None:
+        return f"{head}: could not be evaluated: {error}"
     result = evr.result or {}
     count, total = result.get("unexpected_count"), result.get("element_count")
     if count is not None:
         pct = result.get("unexpected_percent")
         share = f" ({pct:.2f}%)" if isinstance(pct, int | float) else ""
         seen = result.get("partial_unexpected_list") or []
-        example = f", e.g. {_plain(seen[:PARTIAL_UNEXPECTED])}" if seen else ""
+        example = f", e.g. {_plain(seen[:EXAMPLES])}" if seen else ""
         return f"{head}: {count} of {total} rows unexpected{share}{example}"
     if "observed_value" in result:
         return f"{head}: observed {_plain(result['observed_value'])!r}"
@@ -163,11 +221,13 @@ class QualityGate:
         *,
         run_name: str | None = None,
         persist: bool = True,
+        examples: bool = True,
     ) -> None:
         self.registry = registry
         self.docs_dir = docs_dir
         self.run_name = run_name
         self.persist = persist
+        self.examples = examples
         self._gx: _GxContext | None = None
 
     @property
@@ -192,10 +252,13 @@ class QualityGate:
             df = df.persist()
         try:
             validation = self.gx.run(checkpoint, df)
+            failed = [evr for evr in validation.results if not evr.success]
+            if failed and self.examples:
+                failed = self._with_examples(checkpoint_name, failed, df)
         finally:
             if cached:
                 df.unpersist()
-        failures = [describe_failure(evr) for evr in validation.results if not evr.success]
+        failures = [describe_failure(evr) for evr in failed]
         evaluated = len(validation.results)
         result = GateResult(
             suite=checkpoint_name,
@@ -219,6 +282,20 @@ class QualityGate:
             )
         )
         return result
+
+    def _with_examples(self, name: str, failed: list[Any], df: DataFrame) -> list[Any]:
+        """The failed results, each replaced by its second-pass result when that holds examples."""
+        out = list(failed)
+        positions = [
+            i for i, evr in enumerate(failed) if not (evr.exception_info or {}).get("raised_exception")
+        ]
+        if not positions:
+            return out
+        again = self.gx.examples(name, [failed[i] for i in positions], df)
+        for i, second in zip(positions, again, strict=True):
+            if not second.success and (second.result or {}).get("partial_unexpected_list"):
+                out[i] = second
+        return out
 
     def build_docs(self) -> Path | None:
         """Rebuild the data docs of this run's validations; returns the index page (None if disabled).

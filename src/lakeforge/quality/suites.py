@@ -103,7 +103,9 @@ def load_suite(table: str, registry: ContractRegistry | None = None) -> dict[str
     expected = suite_for(contract)
     path = suites_dir(registry) / f"{table}.json"
     if not path.is_file():
-        log.warning("no stored suite %s; using the one generated from the contract (run lakeforge suites)", path)
+        log.warning(
+            "no stored suite %s; using the one generated from the contract (run lakeforge suites)", path
+        )
         return expected
     text = path.read_text(encoding="utf-8")
     try:

@@ -1,7 +1,7 @@
 """`lakeforge suites [--check]`: regenerate the stored GE suites from the contracts and show the diff.
 
-    main([])            # write the suites, print what changed, return 0
-    main(["--check"])   # write nothing; print the diff and return 1 when a suite is stale
+main([])            # write the suites, print what changed, return 0
+main(["--check"])   # write nothing; print the diff and return 1 when a suite is stale
 """
 
 from __future__ import annotations

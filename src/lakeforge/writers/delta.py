@@ -231,6 +231,22 @@ class SafeDeltaWriter:
         extras = [c for c in df.columns if c not in names]
         return df.select(*names, *extras)
 
+    def append(
+        self, df: DataFrame, target: str, *, expected_rows: int, metadata: dict[str, Any] | None = None
+    ) -> WriteMetrics:
+        """A plain append of rows whose count the caller knows (records of this run: one row each)."""
+        started = time.monotonic()
+        df = self._conform(df, target, allow_additive=False)
+        self.create_if_missing(target)
+        before = self.version(target)
+        crashpoint(f"commit:{target}:before")
+        with self._user_metadata(metadata):
+            df.write.format("delta").mode("append").save(self.path(target))
+        crashpoint(f"commit:{target}:after")
+        metrics, om = self._metrics(target, WriteMode.APPEND, expected_rows, before, started)
+        self._check(target, "appended rows", expected_rows, metrics.inserted, om)
+        return metrics
+
     def append_idempotent(
         self,
         df: DataFrame,
@@ -363,7 +379,11 @@ class SafeDeltaWriter:
         target_keys = self.spark.read.format("delta").load(self.path(target)).select(*keys).distinct()
         fresh = df.join(target_keys, on=[df[k].eqNullSafe(target_keys[k]) for k in keys], how="left_anti")
         with persisted(fresh) as fresh:
-            expected = fresh.count()
+            stats = (
+                fresh.groupBy(*keys).count().agg(F.sum("count").alias("rows"), F.max("count").alias("most"))
+            )
+            counted = stats.collect()[0]
+            expected = int(counted["rows"] or 0)
             if expected == 0:
                 return WriteMetrics(
                     target,
@@ -378,8 +398,7 @@ class SafeDeltaWriter:
                     before,
                     True,
                 )
-            duplicates = fresh.groupBy(*keys).count().where(F.col("count") > 1).limit(1).count()
-            if duplicates:
+            if int(counted["most"]) > 1:
                 raise LakeforgeError(f"insert into {target}: the new rows hold a key more than once ({keys})")
             crashpoint(f"commit:{target}:before")
             with self._user_metadata(metadata):
@@ -424,8 +443,14 @@ class SafeDeltaWriter:
             )
         crashpoint(f"commit:{target}:after")
         metrics, om = self._metrics(target, WriteMode.REPLACE_WHERE, rows_in, before, started)
-        self._check(target, "written rows", rows_in, int(om.get("numOutputRows", "0")), om)
-        removed = int(om.get("numDeletedRows", om.get("numRemovedRows", str(replaced))) or 0)
+        # rows of rewritten files that do not match the predicate are copied, and counted in numOutputRows
+        written = int(om.get("numOutputRows", "0") or 0) - int(om.get("numCopiedRows", "0") or 0)
+        self._check(target, "written rows", rows_in, written, om)
+        if "numDeletedRows" not in om:
+            raise WriteReconciliationError(
+                f"{target}: the replaceWhere commit did not report numDeletedRows: {om}"
+            )
+        removed = int(om["numDeletedRows"] or 0)
         self._check(target, "replaced rows", replaced, removed, om)
         metrics = WriteMetrics(
             table=target,

@@ -1,0 +1,152 @@
+"""Crash safety: SIGKILL the real CLI at reproducibly chosen points, rerun, and compare with a clean run.
+
+The points are the pipeline's named crash points (every Delta commit, before and after, and the end of
+the run), listed by tracing a clean run of the same delivery. A seeded RNG picks them; each crashed run
+is followed by the next one, which may itself be killed, so recovery from a crash is crashed again.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lakeforge.sample.generator import generate
+from tests.integration.helpers import CLOCK, DATA_TABLES, RUN_COLUMNS, rows, run, settings_for
+
+pytestmark = pytest.mark.slow
+
+SEED = 20261127
+PER_STAGE = 2  # points per stage (ingest, transform, load) and delivery: 12 kills in all
+CLI = Path(sys.executable).parent / "lakeforge"
+
+
+def _config(path: Path, landing: Path, lake: Path) -> Path:
+    path.write_text(
+        f"""paths:
+  landing: {landing}
+  lakehouse: {lake}
+spark:
+  master: local[2]
+  shuffle_partitions: 2
+  driver_memory: 1g
+  conf:
+    spark.driver.extraJavaOptions: "-Duser.timezone=UTC -XX:TieredStopAtLevel=1"
+quality:
+  max_quarantine_ratio: 0.5
+  data_docs: false
+environments:
+  local: {{}}
+"""
+    )
+    return path
+
+
+def _cli(config: Path, crash_at: str | None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAKEFORGE_")}
+    if crash_at:
+        env["LAKEFORGE_CRASH_AT"] = crash_at
+    return subprocess.run(
+        [
+            str(CLI),
+            "run",
+            "--config",
+            str(config),
+            "--cmd",
+            "full",
+            "--as-of",
+            CLOCK.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def _deliver(src: Path, dst: Path, days: range) -> None:
+    for source in ("customers", "orders"):
+        (dst / source).mkdir(parents=True, exist_ok=True)
+        for day in days:
+            name = f"{source}_202603{day:02d}.csv"
+            shutil.copy(src / source / name, dst / source / name)
+
+
+def _stage(point: str) -> str | None:
+    table = point.split(":")[1] if ":" in point else ""
+    if table.startswith(("bronze.", "_ops.ingested_files")):
+        return "ingest"
+    if table.startswith(("silver.", "quarantine.")):
+        return "transform"
+    if table.startswith("gold."):
+        return "load"
+    return None
+
+
+def _by_stage(points: list[str]) -> dict[str, list[int]]:
+    groups: dict[str, list[int]] = {"ingest": [], "transform": [], "load": []}
+    for i, point in enumerate(points):
+        stage = _stage(point)
+        if stage:
+            groups[stage].append(i)
+    return groups
+
+
+def _trace(spark, landing: Path, lake: Path, trace: Path) -> list[str]:  # type: ignore[no-untyped-def]
+    from lakeforge.pipeline import faults
+
+    faults._passed.clear()
+    os.environ["LAKEFORGE_CRASH_TRACE"] = str(trace)
+    try:
+        run(settings_for(landing, lake, max_ratio=0.5))
+    finally:
+        del os.environ["LAKEFORGE_CRASH_TRACE"]
+        faults._passed.clear()
+    return trace.read_text().split()
+
+
+def test_sigkill_at_random_points_then_rerun_equals_a_clean_run(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    generated = tmp_path / "generated"
+    generate(generated, scale=0.0005, seed=3)
+    rng = random.Random(SEED)
+    crashed_landing, crashed_lake = tmp_path / "landing", tmp_path / "crashed"
+    clean_landing, clean_lake = tmp_path / "clean_landing", tmp_path / "clean"
+    config = _config(tmp_path / "crash.yaml", crashed_landing, crashed_lake)
+
+    kills: list[str] = []
+    for phase, days in enumerate((range(1, 6), range(6, 11))):
+        _deliver(generated, clean_landing, days)
+        _deliver(generated, crashed_landing, days)
+        points = _trace(spark, clean_landing, clean_lake, tmp_path / f"trace{phase}.txt")
+        assert any(p.startswith("commit:bronze.") for p in points) and any(
+            p.startswith("commit:gold.") for p in points
+        )
+        chosen = sorted(i for group in _by_stage(points).values() for i in rng.sample(group, PER_STAGE))
+        for index in chosen:
+            result = _cli(config, points[index])
+            assert result.returncode in (-9, 0), result.stderr[-2000:]
+            if result.returncode == -9:
+                kills.append(points[index])
+        final = _cli(config, None)
+        assert final.returncode == 0, final.stderr[-2000:]
+        assert "success" in final.stdout
+
+    stages = {k.split(":")[1].split(".")[0] for k in kills}
+    assert len(kills) >= 10, kills
+    assert {"bronze", "silver", "gold"} <= stages | {"quarantine"}, (
+        kills
+    )  # ingest, transform and load were hit
+
+    for table in DATA_TABLES:
+        assert rows(spark, crashed_lake, table, drop=RUN_COLUMNS) == rows(
+            spark, clean_lake, table, drop=RUN_COLUMNS
+        ), table
+    ledger = rows(spark, crashed_lake, "_ops.ingested_files")
+    assert sorted(r["path"] for r in ledger) == sorted(
+        f"{p.parent.name}/{p.name}" for p in crashed_landing.glob("*/*.csv")
+    )
