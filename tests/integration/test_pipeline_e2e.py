@@ -201,6 +201,11 @@ def test_quarantine_gate_failure_leaves_silver_and_gold_unchanged(spark, landing
         + "G1,C1,2026-03-02T10:00:00Z,placed,1.00,2026-03-02T10:00:00Z\n"
     )
     (mine / "orders" / "orders_20260302.csv").write_text(bad)
+    # customers pass their gates, but nothing of silver may change while orders fail theirs
+    (mine / "customers" / "customers_20260302.csv").write_text(
+        "customer_id,first_name,last_name,email,country,signup_date,updated_at\n"
+        "C7777777,New,Customer,new@example.com,FR,2026-03-02,2026-03-02T10:00:00Z\n"
+    )
     for attempt in range(2):  # the failure repeats until someone acts
         with pytest.raises(
             QualityGateFailed, match=r"quarantine ratio 0.8333 \(5 of 6 records\) exceeds"
@@ -212,6 +217,7 @@ def test_quarantine_gate_failure_leaves_silver_and_gold_unchanged(spark, landing
             if not table.startswith("bronze"):
                 assert after[table] == before[table], (attempt, table)
     assert after["bronze.orders"] == before["bronze.orders"] + 1  # bronze keeps the raw records
+    assert after["bronze.customers"] == before["bronze.customers"] + 1
     runs = rows(spark, lake, "_ops.runs")
     assert sorted((r["status"], r["exit_code"]) for r in runs) == [
         ("failed", 3),

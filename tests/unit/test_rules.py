@@ -52,7 +52,9 @@ def assert_reasons(spark: Any, table: str, ddl: str, cases: list[tuple[tuple[Any
     """`bronze.withColumn("_reasons", row_reasons(contract))` equals the rows with their expected reasons."""
     contract = ContractRegistry.default().get(table)
     bronze = spark.createDataFrame([row for row, _ in cases], ddl)
-    expected = spark.createDataFrame([(*row, reasons) for row, reasons in cases], f"{ddl}, _reasons array<string>")
+    expected = spark.createDataFrame(
+        [(*row, reasons) for row, reasons in cases], f"{ddl}, _reasons array<string>"
+    )
     actual = bronze.withColumn("_reasons", row_reasons(contract))
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
 
@@ -90,10 +92,23 @@ def test_orders_every_reason_is_listed_sorted(spark: Any) -> None:
     cases = [
         (
             order(order_id="o1", customer_id="", order_ts="x", status="", total_amount="-1", updated_at="y"),
-            ["invalid:order_ts", "invalid:total_amount", "invalid:updated_at", "missing:customer_id", "missing:status"],
+            [
+                "invalid:order_ts",
+                "invalid:total_amount",
+                "invalid:updated_at",
+                "missing:customer_id",
+                "missing:status",
+            ],
         ),
         (
-            order(order_id=None, customer_id=None, order_ts=None, status=None, total_amount=None, updated_at=None),
+            order(
+                order_id=None,
+                customer_id=None,
+                order_ts=None,
+                status=None,
+                total_amount=None,
+                updated_at=None,
+            ),
             [f"missing:{c}" for c in sorted(ORDER_COLUMNS)],
         ),
     ]
@@ -222,7 +237,13 @@ def test_customers_every_reason_sorted_and_malformed_alone(spark: Any) -> None:
     cases = [
         (
             customer(customer_id="", email="no-at", country="usa", signup_date="", updated_at="soon"),
-            ["invalid:country", "invalid:email", "invalid:updated_at", "missing:customer_id", "missing:signup_date"],
+            [
+                "invalid:country",
+                "invalid:email",
+                "invalid:updated_at",
+                "missing:customer_id",
+                "missing:signup_date",
+            ],
         ),
         (customer(customer_id="c2", email="bad", malformed=True), ["malformed_line"]),
     ]

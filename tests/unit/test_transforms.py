@@ -128,7 +128,9 @@ def test_typed_orders_match_the_silver_contract_schema_and_values(spark: Any) ->
         ],
     )  # fmt: skip
     bronze_c, silver_c = REG.get("bronze.orders"), REG.get("silver.orders")
-    actual = bronze.transform(with_reasons(bronze_c)).transform(valid_rows).transform(typed(bronze_c, silver_c))
+    actual = (
+        bronze.transform(with_reasons(bronze_c)).transform(valid_rows).transform(typed(bronze_c, silver_c))
+    )
 
     file = "orders/orders_20260301.csv"
     expected = spark.createDataFrame(
@@ -160,7 +162,9 @@ def test_typed_customers_normalise_case_and_null_empty_optionals(spark: Any) -> 
         ],
     )  # fmt: skip
     bronze_c, silver_c = REG.get("bronze.customers"), REG.get("silver.customers")
-    actual = bronze.transform(with_reasons(bronze_c)).transform(valid_rows).transform(typed(bronze_c, silver_c))
+    actual = (
+        bronze.transform(with_reasons(bronze_c)).transform(valid_rows).transform(typed(bronze_c, silver_c))
+    )
     expected = df_of(
         spark,
         "silver.customers",

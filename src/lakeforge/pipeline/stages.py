@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +48,17 @@ PUBLISHED_TABLES = (
     "gold.daily_revenue",
     "gold.customer_ltv",
 )
+
+
+@dataclass
+class _Prepared:
+    """A source's checked increment and winning rows, gated and cached, waiting to be published."""
+
+    source: str
+    upto: int
+    checked: DataFrame
+    winners: DataFrame
+    recon: Reconciliation
 
 
 class Pipeline:
@@ -274,8 +286,11 @@ class Pipeline:
 
     # --- transform: bronze -> silver + quarantine ------------------------------------------------------
     def transform(self) -> None:
-        for source in SOURCES:
-            self._transform_source(source)
+        """Check every source and pass every gate before publishing anything (SPEC §5)."""
+        with ExitStack() as stack:
+            ready = [p for source in SOURCES if (p := self._prepare_transform(source, stack)) is not None]
+            for prepared in ready:
+                self._publish_transform(prepared)
 
     def _gate(self, result: GateResult) -> None:
         self.report.gates.append(result)
@@ -285,168 +300,204 @@ class Pipeline:
                 hint="nothing was published; fix the data (bronze keeps it) and rerun",
             )
 
-    def _transform_source(self, source: str) -> None:
+    def _ratio_gate(self, recon: Reconciliation) -> None:
+        name = f"quarantine.{recon.source}"
+        quarantined, records = recon.quarantined or 0, recon.records_read or 0
+        ratio = quarantined / records if records else 0.0
+        limit = self.settings.quality.max_quarantine_ratio
+        failures = []
+        if ratio > limit:
+            failures.append(
+                f"quarantine ratio {ratio:.4f} ({quarantined} of {records} records) "
+                f"exceeds quality.max_quarantine_ratio {limit}"
+            )
+        self._gate(GateResult(f"{name}.ratio", name, not failures, 1, len(failures), failures))
+
+    def _prepare_transform(self, source: str, stack: ExitStack) -> _Prepared | None:
         from pyspark.sql import functions as F
 
-        bronze_name, silver_name, quarantine_name = (
-            f"bronze.{source}",
-            f"silver.{source}",
-            f"quarantine.{source}",
-        )
-        bronze_c = self.registry.get(bronze_name)
-        silver_c = self.registry.get(silver_name)
+        bronze_name, silver_name = f"bronze.{source}", f"silver.{source}"
+        bronze_c, silver_c = self.registry.get(bronze_name), self.registry.get(silver_name)
         upto = self.writer.version(bronze_name)
         if upto is None:
-            return
+            return None
         after = self.watermark(silver_name, bronze_name)
         if after is not None and after >= upto:
             log.info("%s is up to date with %s v%s", silver_name, bronze_name, upto)
-            return
+            return None
         increment = (
             self.changes(bronze_name, after, upto)
             .where("_change_type = 'insert'")
             .drop("_change_type", "_commit_version", "_commit_timestamp")
         )
-        recon = Reconciliation(source=source, stage="transform")
-        with persisted(increment.transform(silver_t.with_reasons(bronze_c))) as checked:
-            counts = checked.select(
-                F.count(F.lit(1)).alias("records"),
-                F.sum(F.when(F.size("_reasons") == 0, 1).otherwise(0)).alias("valid"),
-                F.sum(F.when(F.size("_reasons") > 0, 1).otherwise(0)).alias("quarantined"),
-            ).collect()[0]
-            recon.records_read = int(counts["records"])
-            recon.valid = int(counts["valid"] or 0)
-            recon.quarantined = int(counts["quarantined"] or 0)
-            ratio = recon.quarantined / recon.records_read if recon.records_read else 0.0
-            limit = self.settings.quality.max_quarantine_ratio
-            self._gate(
-                GateResult(
-                    suite=f"{quarantine_name}.ratio",
-                    table=quarantine_name,
-                    success=ratio <= limit,
-                    evaluated=1,
-                    failed=0 if ratio <= limit else 1,
-                    failures=[]
-                    if ratio <= limit
-                    else [
-                        f"quarantine ratio {ratio:.4f} ({recon.quarantined} of {recon.records_read} records) "
-                        f"exceeds quality.max_quarantine_ratio {limit}"
-                    ],
-                )
-            )
-            valid = checked.transform(silver_t.valid_rows).transform(silver_t.typed(bronze_c, silver_c))
-            winners = valid.transform(silver_t.latest_by(silver_c.keys, silver_c.order_by))
-            with persisted(winners) as winners:
-                self._gate(self.quality.check(winners, silver_name, suite=f"{silver_name}.batch"))
-                quarantine = checked.transform(
-                    silver_t.quarantine_rows(
-                        self.registry.get(quarantine_name), self.ctx.clock, self.ctx.run_id
-                    )
-                )
-                self.report.writes.append(
-                    self.writer.insert_new(quarantine, quarantine_name, ["_source_file", "_line_number"])
-                )
-                n_winners = winners.count()
-                metrics = self.writer.write_with_merge(
-                    winners,
-                    silver_name,
-                    silver_c.keys,
-                    order_by=silver_c.order_by,
-                    metadata=self._metadata(watermark={bronze_name: upto}),
-                )
-                self.report.writes.append(metrics)
-                recon.inserted, recon.updated = metrics.inserted, metrics.updated
-                recon.superseded = (recon.valid - n_winners) + metrics.stale
-        self._save_watermarks(silver_name, {bronze_name: upto})
+        checked = stack.enter_context(persisted(increment.transform(silver_t.with_reasons(bronze_c))))
+        counts = checked.select(
+            F.count(F.lit(1)).alias("records"),
+            F.sum(F.when(F.size("_reasons") == 0, 1).otherwise(0)).alias("valid"),
+            F.sum(F.when(F.size("_reasons") > 0, 1).otherwise(0)).alias("quarantined"),
+        ).collect()[0]
+        recon = Reconciliation(
+            source=source,
+            stage="transform",
+            records_read=int(counts["records"]),
+            valid=int(counts["valid"] or 0),
+            quarantined=int(counts["quarantined"] or 0),
+        )
+        self._ratio_gate(recon)
+        valid = checked.transform(silver_t.valid_rows).transform(silver_t.typed(bronze_c, silver_c))
+        winners = stack.enter_context(
+            persisted(valid.transform(silver_t.latest_by(silver_c.keys, silver_c.order_by)))
+        )
+        self._gate(self.quality.check(winners, silver_name, suite=f"{silver_name}.batch"))
+        return _Prepared(source, upto, checked, winners, recon)
+
+    def _publish_transform(self, p: _Prepared) -> None:
+        bronze_name, silver_name, quarantine_name = (
+            f"bronze.{p.source}",
+            f"silver.{p.source}",
+            f"quarantine.{p.source}",
+        )
+        silver_c = self.registry.get(silver_name)
+        quarantine = p.checked.transform(
+            silver_t.quarantine_rows(self.registry.get(quarantine_name), self.ctx.clock, self.ctx.run_id)
+        )
+        self.report.writes.append(
+            self.writer.insert_new(quarantine, quarantine_name, ["_source_file", "_line_number"])
+        )
+        n_winners = p.winners.count()
+        metrics = self.writer.write_with_merge(
+            p.winners,
+            silver_name,
+            silver_c.keys,
+            order_by=silver_c.order_by,
+            metadata=self._metadata(watermark={bronze_name: p.upto}),
+        )
+        self.report.writes.append(metrics)
+        recon = p.recon
+        recon.inserted, recon.updated = metrics.inserted, metrics.updated
+        recon.superseded = ((recon.valid or 0) - n_winners) + metrics.stale
+        self._save_watermarks(silver_name, {bronze_name: p.upto})
         self.report.reconciliation.append(recon)
         if not recon.balanced:
-            raise ContractViolation(f"reconciliation of {source} does not balance: {recon.to_dict()}")
+            raise ContractViolation(f"reconciliation of {p.source} does not balance: {recon.to_dict()}")
 
     # --- load: silver -> gold --------------------------------------------------------------------------
     def load(self) -> None:
-        self._load_daily_revenue()
-        self._load_customer_ltv()
+        """Compute and gate both gold tables before writing either (SPEC §5)."""
+        with ExitStack() as stack:
+            publish = [self._plan_daily_revenue(stack), self._plan_customer_ltv(stack)]
+            for step in publish:
+                if step is not None:
+                    step()
 
-    def _load_daily_revenue(self) -> None:
+    def _plan_daily_revenue(self, stack: ExitStack) -> Callable[[], None] | None:
         from pyspark.sql import functions as F
 
         target, source = "gold.daily_revenue", "silver.orders"
         upto = self.writer.version(source)
         if upto is None:
-            return
+            return None
         after = self.watermark(target, source) if self.writer.exists(target) else None
         if after is not None and after >= upto:
-            return
+            return None
         orders = self.read(source, upto)
         meta = self._metadata(watermark={source: upto})
         if after is None:
-            result = orders.transform(gold_t.daily_revenue)
+            result = stack.enter_context(persisted(orders.transform(gold_t.daily_revenue)))
             self._gate(self.quality.check(result, target, suite=f"{target}.batch"))
-            self.writer.create_if_missing(target)
-            self.report.writes.append(
-                self.writer.append_idempotent(
-                    result, target, app_id="lakeforge-gold-daily_revenue", version=upto, metadata=meta
-                )
-            )
-        else:
-            dates = sorted(
-                r["order_date"]
-                for r in self.changes(source, after, upto).select("order_date").distinct().collect()
-                if r["order_date"] is not None
-            )
-            if dates:
-                literal = ", ".join(f"DATE'{d.isoformat()}'" for d in dates)
-                result = orders.where(F.col("order_date").isin(dates)).transform(gold_t.daily_revenue)
-                self._gate(self.quality.check(result, target, suite=f"{target}.batch"))
+
+            def build() -> None:
+                self.writer.create_if_missing(target)
                 self.report.writes.append(
-                    self.writer.write_with_replace_where(
-                        result, target, f"order_date IN ({literal})", metadata=meta
+                    self.writer.append_idempotent(
+                        result, target, app_id="lakeforge-gold-daily_revenue", version=upto, metadata=meta
                     )
                 )
-        self._save_watermarks(target, {source: upto})
+                self._save_watermarks(target, {source: upto})
 
-    def _load_customer_ltv(self) -> None:
+            return build
+        dates = sorted(
+            r["order_date"]
+            for r in self.changes(source, after, upto).select("order_date").distinct().collect()
+            if r["order_date"] is not None
+        )
+        if not dates:
+            return lambda: self._save_watermarks(target, {source: upto})
+        literal = ", ".join(f"DATE'{d.isoformat()}'" for d in dates)
+        result = stack.enter_context(
+            persisted(orders.where(F.col("order_date").isin(dates)).transform(gold_t.daily_revenue))
+        )
+        self._gate(self.quality.check(result, target, suite=f"{target}.batch"))
+
+        def replace() -> None:
+            self.report.writes.append(
+                self.writer.write_with_replace_where(
+                    result, target, f"order_date IN ({literal})", metadata=meta
+                )
+            )
+            self._save_watermarks(target, {source: upto})
+
+        return replace
+
+    def _plan_customer_ltv(self, stack: ExitStack) -> Callable[[], None] | None:
         target = "gold.customer_ltv"
         vc, vo = self.writer.version("silver.customers"), self.writer.version("silver.orders")
         if vc is None:
-            return
+            return None
         customers = self.read("silver.customers", vc)
-        orders = self.read("silver.orders", vo) if vo is not None else None
-        wc = self.watermark(target, "silver.customers") if self.writer.exists(target) else None
-        wo = self.watermark(target, "silver.orders") if self.writer.exists(target) else None
+        orders = (
+            self.read("silver.orders", vo)
+            if vo is not None
+            else self.spark.createDataFrame([], self.registry.get_schema("silver.orders"))
+        )
+        exists = self.writer.exists(target)
+        wc = self.watermark(target, "silver.customers") if exists else None
+        wo = self.watermark(target, "silver.orders") if exists else None
         marks = {"silver.customers": vc, **({"silver.orders": vo} if vo is not None else {})}
         meta = self._metadata(watermark=marks)
-        if orders is None:
-            orders = self.spark.createDataFrame([], self.registry.get_schema("silver.orders"))
         if wc is None:
-            result = gold_t.customer_ltv(customers, orders)
+            result = stack.enter_context(persisted(gold_t.customer_ltv(customers, orders)))
             self._gate(self.quality.check(result, target, suite=f"{target}.batch"))
-            self.writer.create_if_missing(target)
-            self.report.writes.append(
-                self.writer.append_idempotent(
-                    result, target, app_id="lakeforge-gold-customer_ltv", version=vc, metadata=meta
+
+            def build() -> None:
+                self.writer.create_if_missing(target)
+                self.report.writes.append(
+                    self.writer.append_idempotent(
+                        result, target, app_id="lakeforge-gold-customer_ltv", version=vc, metadata=meta
+                    )
+                )
+                self._save_watermarks(target, marks)
+
+            return build
+        customers_changed = wc < vc
+        orders_changed = vo is not None and (wo is None or wo < vo)
+        if not customers_changed and not orders_changed:
+            return None
+        parts = []
+        if customers_changed:
+            parts.append(self.changes("silver.customers", wc, vc).select("customer_id"))
+        if orders_changed:
+            assert vo is not None
+            parts.append(self.changes("silver.orders", wo, vo).select("customer_id"))
+        affected = parts[0] if len(parts) == 1 else parts[0].unionByName(parts[1])
+        affected = affected.distinct()
+        result = stack.enter_context(
+            persisted(
+                gold_t.customer_ltv(
+                    customers.join(affected, "customer_id", "left_semi"),
+                    orders.join(affected, "customer_id", "left_semi"),
                 )
             )
-        else:
-            if wc >= vc and (vo is None or (wo is not None and wo >= vo)):
-                return
-            affected = None
-            if wc < vc:
-                affected = self.changes("silver.customers", wc, vc).select("customer_id")
-            if vo is not None and (wo is None or wo < vo):
-                changed_orders = self.changes("silver.orders", wo, vo).select("customer_id")
-                affected = changed_orders if affected is None else affected.unionByName(changed_orders)
-            assert affected is not None
-            affected = affected.distinct()
-            result = gold_t.customer_ltv(
-                customers.join(affected, "customer_id", "left_semi"),
-                orders.join(affected, "customer_id", "left_semi"),
-            )
-            self._gate(self.quality.check(result, target, suite=f"{target}.batch"))
+        )
+        self._gate(self.quality.check(result, target, suite=f"{target}.batch"))
+
+        def merge() -> None:
             self.report.writes.append(
                 self.writer.write_with_merge(result, target, ["customer_id"], metadata=meta)
             )
-        self._save_watermarks(target, marks)
+            self._save_watermarks(target, marks)
+
+        return merge
 
     # --- validate: the published tables ------------------------------------------------------------------
     def validate(self) -> None:
