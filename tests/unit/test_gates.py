@@ -52,7 +52,7 @@ def gate(docs_dir: Path) -> QualityGate:
     return QualityGate(ContractRegistry.default(), docs_dir=docs_dir, run_name="test-run")
 
 
-def test_a_valid_batch_passes_every_expectation(spark, gate: QualityGate) -> None:
+def test_a_valid_batch_passes_every_expectation(spark, gate: QualityGate, capfd) -> None:
     df = spark.createDataFrame([order("o1"), order("o2", "shipped", "0.00", 2)], ORDERS_DDL)
 
     result = gate.check(df, "silver.orders", suite="silver.orders.batch")
@@ -60,6 +60,13 @@ def test_a_valid_batch_passes_every_expectation(spark, gate: QualityGate) -> Non
     assert (result.success, result.failed, result.failures) == (True, 0, [])
     assert result.evaluated == 14  # unique + 11 not-null + value set + minimum
     assert (result.suite, result.table) == ("silver.orders.batch", "silver.orders")
+    assert "Calculating Metrics" not in capfd.readouterr().err  # GE's progress bars are off
+
+
+def test_an_empty_batch_passes(spark, gate: QualityGate) -> None:
+    result = gate.check(spark.createDataFrame([], ORDERS_DDL), "silver.orders", suite="silver.orders.batch")
+
+    assert (result.success, result.evaluated, result.failures) == (True, 14, [])
 
 
 def test_a_duplicate_key_fails_with_its_count_and_value(spark, gate: QualityGate) -> None:
@@ -158,6 +165,14 @@ def test_a_checkpoint_that_names_no_table_is_a_config_error(spark, gate: Quality
 
     with pytest.raises(ConfigError, match="checkpoint 'silver.nothing.batch' names no table"):
         run_dq_checkpoint("silver.nothing.batch", df=df, gate=gate)
+
+
+def test_a_checkpoint_name_belongs_to_one_table(spark, gate: QualityGate) -> None:
+    df = spark.createDataFrame([order("o1")], ORDERS_DDL)
+    gate.check(df, "silver.orders", suite="silver.orders.batch")
+
+    with pytest.raises(ConfigError, match="checkpoint 'silver.orders.batch' already validates silver.orders"):
+        gate.check(df, "gold.daily_revenue", suite="silver.orders.batch")
 
 
 def test_each_checkpoint_logs_one_json_summary(spark, gate: QualityGate, caplog) -> None:

@@ -212,11 +212,9 @@ def test_replace_where_refuses_any_constant_true_predicate(
     spark: Any, writer: SafeDeltaWriter, predicate: str
 ) -> None:
     table = "gold.daily_revenue"
-    writer.write_with_replace_where(
-        df_of(spark, table, [revenue(1, 1, "5.00")]), table, "order_date = '2026-03-01'"
-    )
     with pytest.raises(LakeforgeError, match="would replace the whole table"):
         writer.write_with_replace_where(df_of(spark, table, [revenue(2, 1, "6.00")]), table, predicate)
+    assert not writer.exists(table)
 
 
 def test_replace_where_refuses_rows_outside_the_predicate(spark: Any, writer: SafeDeltaWriter) -> None:
