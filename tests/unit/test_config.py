@@ -194,6 +194,13 @@ def test_relative_paths_are_made_absolute_from_the_working_directory(
     assert settings.paths.landing.is_absolute() and settings.paths.lakehouse.is_absolute()
 
 
+def test_home_is_expanded_in_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    path = write(tmp_path, "paths: {landing: ~/landing, lakehouse: ~/lake}\n")
+    settings = load_settings(path, environ={})
+    assert (settings.paths.landing, settings.paths.lakehouse) == (tmp_path / "landing", tmp_path / "lake")
+
+
 # --- refusals ---------------------------------------------------------------------------------------------
 def test_unknown_key_names_the_file_and_the_dotted_key(tmp_path: Path) -> None:
     path = write(tmp_path, "paths: {landing: /l, lakehouse: /h}\nspark: {masterr: 'local[1]'}\n")

@@ -290,7 +290,12 @@ def test_signup_date_is_yyyy_mm_dd_and_a_real_date(spark: Any) -> None:
     values = {
         "2026-01-15": [],
         "2024-02-29": [],  # leap day
+        "2000-02-29": [],  # divisible by 400: a leap year
+        "1582-10-10": [],  # proleptic Gregorian: no gap at the 1582 switch
+        "0001-01-01": [],
+        "9999-12-31": [],
         " 2026-01-15\n": [],
+        "1900-02-29": bad,  # divisible by 100: not a leap year
         "2026-02-30": bad,
         "2023-02-29": bad,
         "2026-13-01": bad,
@@ -301,6 +306,19 @@ def test_signup_date_is_yyyy_mm_dd_and_a_real_date(spark: Any) -> None:
         "15-01-2026": bad,
     }
     cases = [(customer(customer_id=f"c{i}", signup_date=v), r) for i, (v, r) in enumerate(values.items())]
+    assert_reasons(spark, "bronze.customers", CUSTOMERS_DDL, cases)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: quality/rules.py rule_passes accepts year 0000 (try_to_date/try_to_timestamp parse it), "
+    "but there is no year 0 in the calendar the oracle and Python readers use (date.min is 0001-01-01)",
+)
+def test_year_zero_is_not_a_real_date_or_instant(spark: Any) -> None:
+    cases = [
+        (customer(customer_id="c1", signup_date="0000-01-01"), ["invalid:signup_date"]),
+        (customer(customer_id="c2", updated_at="0000-12-31T23:59:59Z"), ["invalid:updated_at"]),
+    ]
     assert_reasons(spark, "bronze.customers", CUSTOMERS_DDL, cases)
 
 

@@ -84,6 +84,8 @@ def run_command(settings: Settings, ctx: RunContext, wait: bool = False) -> Outc
                             settings.maintenance.vacuum_retention_hours,
                             settings.maintenance.optimize,
                         )
+                    elif stage == "validate":
+                        pipeline.validate(only_changed=ctx.command == "full")
                     else:
                         getattr(pipeline, stage)()
         except BaseException as exc:  # noqa: BLE001 - recorded below, then raised again unchanged
