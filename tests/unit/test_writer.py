@@ -202,11 +202,6 @@ def test_replace_where_refuses_an_always_true_predicate(
     assert not writer.exists("gold.daily_revenue")  # refused before anything is created
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: writers/delta.py _TRIVIAL_PREDICATE only knows a few spellings of 'always true'; "
-    "a constant predicate such as '2=2', 'NOT false' or 'true AND true' passes and replaces the whole table",
-)
 @pytest.mark.parametrize("predicate", ["2=2", "NOT false", "true AND true"])
 def test_replace_where_refuses_any_constant_true_predicate(
     spark: Any, writer: SafeDeltaWriter, predicate: str

@@ -81,14 +81,15 @@ def rule_passes(rule: Rule, value: Column) -> Column:
     if rule.regex is not None:
         return F.regexp_like(value, F.lit(java_full_match(rule.regex)))
     if rule.date:
-        return (
-            F.regexp_like(value, F.lit(java_full_match(DATE_SHAPE)))
-            & F.try_to_date(value, DATE_FORMAT).isNotNull()
+        # year 0000 parses in Spark's proleptic calendar but is no real date (there is no year 0)
+        parsed = F.try_to_date(value, DATE_FORMAT)
+        return F.regexp_like(value, F.lit(java_full_match(DATE_SHAPE))) & F.coalesce(
+            F.year(parsed) >= 1, F.lit(False)
         )
     if rule.timestamp:
-        return (
-            F.regexp_like(value, F.lit(java_full_match(TIMESTAMP_SHAPE)))
-            & F.try_to_timestamp(value, F.lit(TIMESTAMP_FORMAT)).isNotNull()
+        stamp = F.try_to_timestamp(value, F.lit(TIMESTAMP_FORMAT))
+        return F.regexp_like(value, F.lit(java_full_match(TIMESTAMP_SHAPE))) & F.coalesce(
+            F.year(stamp) >= 1, F.lit(False)
         )
     if rule.in_ is not None:
         return value.isin(rule.in_)

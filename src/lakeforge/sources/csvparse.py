@@ -7,8 +7,9 @@
 
 Rules (SPEC §1): `"` quoting with doubled quotes inside, quoted values may hold commas and line breaks,
 LF or CRLF, one header row whose names are trimmed and lower-cased. A record with a different number of
-fields than the header, or one that is not valid CSV (a quote inside an unquoted value, text after a
-closing quote, a quote never closed), is malformed: it keeps its whole text and no values. A completely
+fields than the header, or one the csv module cannot read (a quote never closed, a lone CR in an
+unquoted value), is malformed: it keeps its whole text and no values. A quote inside an unquoted value
+is kept as text (`1,a"b` -> ["1", 'a"b']), as most CSV writers and readers do. A completely
 empty line is not a record. Line numbers count data records: 1 is the first record after the header.
 """
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
@@ -38,7 +37,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
-_TRIVIAL_PREDICATE = re.compile(r"^\s*\(?\s*(true|1\s*=\s*1|'?1'?\s*=\s*'?1'?)\s*\)?\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -408,6 +406,16 @@ class SafeDeltaWriter:
         self._check(target, "inserted rows", expected, metrics.inserted, om)
         return metrics
 
+    def _constant(self, predicate: str) -> bool:
+        """True when the predicate names no column (`true`, `2=2`, `NOT false`): it cannot scope a write."""
+        from pyspark.errors import AnalysisException
+
+        try:
+            _ = self.spark.sql(f"SELECT ({predicate}) AS p").schema  # resolves only without column references
+        except AnalysisException:
+            return False
+        return True
+
     def write_with_replace_where(
         self, df: DataFrame, target: str, predicate: str, *, metadata: dict[str, Any] | None = None
     ) -> WriteMetrics:
@@ -415,7 +423,7 @@ class SafeDeltaWriter:
         from pyspark.sql import functions as F
 
         started = time.monotonic()
-        if not predicate or not predicate.strip() or _TRIVIAL_PREDICATE.match(predicate):
+        if not predicate or not predicate.strip() or self._constant(predicate):
             raise LakeforgeError(
                 f"replaceWhere on {target} refused: the predicate {predicate!r} would replace the whole table",
                 hint="scope it to the partitions that changed",
