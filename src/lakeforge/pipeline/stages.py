@@ -75,7 +75,7 @@ class Pipeline:
         self.report = report or RunReport()
         self.watermarks: dict[tuple[str, str], int] = {}
         docs = settings.paths.lakehouse / "_ops" / "data_docs" if settings.quality.data_docs else None
-        self.quality = QualityGate(self.registry, docs_dir=docs)
+        self.quality = QualityGate(self.registry, docs_dir=docs, run_name=ctx.run_id)
 
     # --- helpers ------------------------------------------------------------------------------------
     def read(self, table: str, version: int | None = None) -> DataFrame:
