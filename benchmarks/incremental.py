@@ -66,7 +66,18 @@ def main() -> None:
     shutil.rmtree(args.out, ignore_errors=True)
     generated = args.out / "generated"
     subprocess.run(
-        [str(CLI), "generate", "--scale", str(args.scale), "--seed", "1", "--files", "100", "--out", str(generated)],
+        [
+            str(CLI),
+            "generate",
+            "--scale",
+            str(args.scale),
+            "--seed",
+            "1",
+            "--files",
+            "100",
+            "--out",
+            str(generated),
+        ],
         check=True,
         capture_output=True,
     )

@@ -59,6 +59,7 @@ class _Prepared:
     upto: int
     checked: DataFrame
     winners: DataFrame
+    n_winners: int
     recon: Reconciliation
 
 
@@ -349,8 +350,9 @@ class Pipeline:
         winners = stack.enter_context(
             persisted(valid.transform(silver_t.latest_by(silver_c.keys, silver_c.order_by)))
         )
+        n_winners = winners.count()  # materialises the cache, so the gate's time is the gate's own
         self._gate(self.quality.check(winners, silver_name, suite=f"{silver_name}.batch"))
-        return _Prepared(source, upto, checked, winners, recon)
+        return _Prepared(source, upto, checked, winners, n_winners, recon)
 
     def _publish_transform(self, p: _Prepared) -> None:
         bronze_name, silver_name, quarantine_name = (
@@ -365,7 +367,6 @@ class Pipeline:
         self.report.writes.append(
             self.writer.insert_new(quarantine, quarantine_name, ["_source_file", "_line_number"])
         )
-        n_winners = p.winners.count()
         metrics = self.writer.write_with_merge(
             p.winners,
             silver_name,
@@ -376,7 +377,7 @@ class Pipeline:
         self.report.writes.append(metrics)
         recon = p.recon
         recon.inserted, recon.updated = metrics.inserted, metrics.updated
-        recon.superseded = ((recon.valid or 0) - n_winners) + metrics.stale
+        recon.superseded = ((recon.valid or 0) - p.n_winners) + metrics.stale
         self._save_watermarks(silver_name, {bronze_name: p.upto})
         self.report.reconciliation.append(recon)
         if not recon.balanced:
