@@ -9,17 +9,9 @@ from typing import Any
 from lakeforge.config.models import PathsSettings, QualitySettings, Settings, SparkSettings
 from lakeforge.pipeline.context import RunContext
 from lakeforge.pipeline.runner import Outcome, run_command
+from lakeforge.pipeline.stages import PUBLISHED_TABLES
 
-DATA_TABLES = (
-    "bronze.customers",
-    "bronze.orders",
-    "silver.customers",
-    "silver.orders",
-    "gold.daily_revenue",
-    "gold.customer_ltv",
-    "quarantine.customers",
-    "quarantine.orders",
-)
+DATA_TABLES = (*PUBLISHED_TABLES, "quarantine.customers", "quarantine.orders")
 # Lineage that names the run or its clock: equal content may carry other values after other runs.
 RUN_COLUMNS = {"_run_id", "_ingested_at", "ingest_date", "_quarantined_at", "_quarantine_run_id"}
 CLOCK = datetime(2026, 3, 11, 6, 0, 0, tzinfo=UTC)
