@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -57,13 +58,14 @@ def test_dag_files_import_nothing_heavy(dags_dir):
     """Parsing must stay cheap: no Spark, pandas or the pipeline package at DAG top level."""
     code = (
         "import runpy, sys\n"
-        f"sys.path.append({str(dags_dir)!r})\n"
         "for name in ('lakeforge_medallion.py', 'lakeforge_maintenance.py'):\n"
         f"    runpy.run_path({str(dags_dir)!r} + '/' + name)\n"
         "heavy = sorted(m for m in ('pyspark', 'pandas', 'numpy', 'lakeforge', 'deltalake') if m in sys.modules)\n"
         "print('HEAVY=' + ','.join(heavy))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # the DAG folder on the import path, as Airflow puts it there for DAG files
+    env = {**os.environ, "PYTHONPATH": str(dags_dir)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
 
     assert [line for line in out.stdout.splitlines() if line.startswith("HEAVY=")] == ["HEAVY="]
 
