@@ -229,19 +229,30 @@ class SafeDeltaWriter:
         extras = [c for c in df.columns if c not in names]
         return df.select(*names, *extras)
 
-    def append(
-        self, df: DataFrame, target: str, *, expected_rows: int, metadata: dict[str, Any] | None = None
-    ) -> WriteMetrics:
-        """A plain append of rows whose count the caller knows (records of this run: one row each)."""
+    def _append(
+        self,
+        df: DataFrame,
+        target: str,
+        rows_in: int,
+        options: dict[str, str],
+        metadata: dict[str, Any] | None,
+    ) -> tuple[WriteMetrics, dict[str, str]]:
+        """One append commit with its crash points; returns the commit's metrics (not yet checked)."""
         started = time.monotonic()
-        df = self._conform(df, target, allow_additive=False)
         self.create_if_missing(target)
         before = self.version(target)
         crashpoint(f"commit:{target}:before")
         with self._user_metadata(metadata):
-            df.write.format("delta").mode("append").save(self.path(target))
+            df.write.format("delta").mode("append").options(**options).save(self.path(target))
         crashpoint(f"commit:{target}:after")
-        metrics, om = self._metrics(target, WriteMode.APPEND, expected_rows, before, started)
+        return self._metrics(target, WriteMode.APPEND, rows_in, before, started)
+
+    def append(
+        self, df: DataFrame, target: str, *, expected_rows: int, metadata: dict[str, Any] | None = None
+    ) -> WriteMetrics:
+        """A plain append of rows whose count the caller knows (records of this run: one row each)."""
+        df = self._conform(df, target, allow_additive=False)
+        metrics, om = self._append(df, target, expected_rows, {}, metadata)
         self._check(target, "appended rows", expected_rows, metrics.inserted, om)
         return metrics
 
@@ -257,21 +268,12 @@ class SafeDeltaWriter:
         metadata: dict[str, Any] | None = None,
     ) -> WriteMetrics:
         """Append under Delta's txnAppId/txnVersion: a retried append with the same pair writes nothing."""
-        started = time.monotonic()
         df = self._conform(df, target, allow_additive)
         rows_in = df.count() if expected_rows is None else expected_rows
-        self.create_if_missing(target)
-        before = self.version(target)
-        writer = (
-            df.write.format("delta").mode("append").option("txnAppId", app_id).option("txnVersion", version)
-        )
+        options = {"txnAppId": app_id, "txnVersion": str(version)}
         if allow_additive:
-            writer = writer.option("mergeSchema", "true")
-        crashpoint(f"commit:{target}:before")
-        with self._user_metadata(metadata):
-            writer.save(self.path(target))
-        crashpoint(f"commit:{target}:after")
-        metrics, om = self._metrics(target, WriteMode.APPEND, rows_in, before, started)
+            options["mergeSchema"] = "true"
+        metrics, om = self._append(df, target, rows_in, options, metadata)
         if metrics.skipped:
             log.warning(
                 "append to %s skipped: transaction %s/%s was already committed", target, app_id, version
