@@ -10,10 +10,11 @@ LANDING ?= data/landing
 CONFIG ?= config/local.yaml
 ENV ?= local
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-pipeline lint clean jars
+.PHONY: install run test test-pipeline lint clean jars bench
 
 install: $(STAMP)
 
@@ -37,6 +38,10 @@ test: install test-pipeline airflow-test airflow-e2e
 
 test-pipeline: install
 	$(VENV)/bin/python -m pytest tests/unit tests/integration $(PYTEST_ARGS)
+
+# speed goals (benchmarks/README.md): minutes of Spark and a few GB under /tmp; not part of `make test`
+bench: install
+	$(VENV)/bin/python benchmarks/bench.py $(BENCH_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

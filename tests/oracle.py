@@ -1,4 +1,4 @@
-"""An independent, plain-Python reference implementation of SPEC.md sections 1-4.
+"""An independent, plain-Python reference implementation of the data contract (docs/contract.md, "SPEC") sections 1-4.
 
 Why: the Spark pipeline is checked against a second implementation that shares no code with it, written
 from the data contract alone (csv, decimal, datetime). When both agree on bronze counts, quarantine

@@ -74,6 +74,6 @@ if [ "$test_rc" -ne 0 ] || [ "$state" != success ]; then
 fi
 
 if [ "$STUB" = 0 ]; then
-    "$VENV/bin/python" "$PROJECT_DIR/scripts/check_tables.py" "$LAKEFORGE_LAKEHOUSE"
+    "$VENV/bin/python" "$PROJECT_DIR/scripts/check_tables.py" "$LAKEFORGE_LAKEHOUSE" --config "$AIRFLOW_VAR_LAKEFORGE_CONFIG"
 fi
 say "e2e passed in $((SECONDS - started_at)) s"

@@ -15,8 +15,14 @@ import time
 import traceback
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lakeforge.errors import ConfigError, LakeforgeError
+from lakeforge.pipeline.context import RunContext
+
+if TYPE_CHECKING:
+    from lakeforge.config.models import Settings
+    from lakeforge.pipeline.runner import Outcome
 
 log = logging.getLogger("lakeforge")
 
@@ -49,7 +55,22 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--as-of", help="the run's clock as YYYY-MM-DDTHH:MM:SSZ (default: now)")
     run.add_argument("--wait", action="store_true", help="wait for the pipeline lock instead of exiting 5")
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
+    run.add_argument(
+        "--verify-landing",
+        action="store_true",
+        help="re-hash files already in the ledger (default: size and mtime)",
+    )
     run.add_argument("--debug", action="store_true", help="print full tracebacks")
+
+    plan = sub.add_parser("plan", help="show what a run would do, from metadata alone (no Spark)")
+    plan.add_argument("--config", type=Path, required=True, help="YAML config, e.g. config/local.yaml")
+    plan.add_argument("--env", default="local", help="the environment overlay of the config")
+    plan.add_argument(
+        "--cmd", default="full", choices=["full", "ingest", "transform", "validate", "load", "maintenance"]
+    )
+    plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    plan.add_argument("--verify-landing", action="store_true", help="re-hash files already in the ledger")
+    plan.add_argument("--debug", action="store_true", help="print full tracebacks")
 
     gen = sub.add_parser("generate", help="write a sample landing zone (SPEC §7)")
     gen.add_argument("--scale", type=float, default=0.01, help="1 = 100,000 customers and 1,000,000 orders")
@@ -93,12 +114,19 @@ def _clock(text: str | None) -> datetime:
         raise ConfigError(f"--as-of {text!r} is not YYYY-MM-DDTHH:MM:SSZ") from None
 
 
-def _summary(outcome: object, settings: object, ctx: object) -> str:
-    from lakeforge.pipeline.runner import Outcome
-
-    assert isinstance(outcome, Outcome)
-    lines = [f"lakeforge run {ctx.run_id} ({ctx.command}): {outcome.status} in {outcome.duration_s:.1f}s"]  # type: ignore[attr-defined]
-    lines.append(f"lakehouse: {settings.paths.lakehouse}")  # type: ignore[attr-defined]
+def _summary(outcome: Outcome, settings: Settings, ctx: RunContext) -> str:
+    lines = [f"lakeforge run {ctx.run_id} ({ctx.command}): {outcome.status} in {outcome.duration_s:.1f}s"]
+    lines.append(f"lakehouse: {settings.paths.lakehouse}")
+    if not outcome.report.jvm_started:
+        lines.append("nothing to do: no Spark session was started")
+    lines.append("")
+    lines.append(f"{'stage':<12}{'seconds':>9}{'jobs':>7}{'commits':>9}")
+    for name, s in outcome.report.stages.items():
+        lines.append(f"{name:<12}{s.seconds:>9.2f}{s.spark_jobs:>7}{s.delta_commits:>9}")
+    lines.append(
+        f"{'total':<12}{outcome.duration_s:>9.2f}{sum(s.spark_jobs for s in outcome.report.stages.values()):>7}"
+        f"{outcome.delta_commits:>9}"
+    )
     lines.append("")
     lines.append(f"{'table':<24}{'rows':>12}{'version':>9}")
     for table, value in outcome.rows.items():
@@ -130,7 +158,6 @@ def _summary(outcome: object, settings: object, ctx: object) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     from lakeforge.config import load_settings
-    from lakeforge.pipeline.context import RunContext
     from lakeforge.pipeline.runner import run_command
 
     settings = load_settings(args.config, env=args.env)
@@ -142,13 +169,17 @@ def _run(args: argparse.Namespace) -> int:
         run_id=args.run_id,
         logical_date=args.logical_date,
     )
-    outcome = run_command(settings, ctx, wait=args.wait)
+    outcome = run_command(settings, ctx, wait=args.wait, verify_landing=args.verify_landing)
     if args.json:
         _console(
             json.dumps(
                 {
                     "run_id": ctx.run_id,
+                    "command": ctx.command,
                     "status": outcome.status,
+                    "duration_s": round(outcome.duration_s, 3),
+                    "delta_commits": outcome.delta_commits,
+                    "spark_jobs": sum(s.spark_jobs for s in outcome.report.stages.values()),
                     "rows": outcome.rows,
                     **outcome.report.to_dict(),
                 },
@@ -157,6 +188,43 @@ def _run(args: argparse.Namespace) -> int:
         )
     else:
         _console(_summary(outcome, settings, ctx))
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from lakeforge.config import load_settings
+    from lakeforge.contracts.registry import Catalog
+    from lakeforge.flows import load_graph
+    from lakeforge.pipeline.planner import LakehouseState
+    from lakeforge.pipeline.runner import make_plan
+    from lakeforge.results import RunReport
+
+    settings = load_settings(args.config, env=args.env)
+    logging.getLogger().setLevel(settings.logging.level.upper())
+    ctx = RunContext.create(command=args.cmd, env=args.env, clock=_clock(None))
+    graph = load_graph(settings)
+    state = LakehouseState.load(Catalog(settings.paths.lakehouse, graph.registry), graph)
+    report = RunReport()
+    plan = make_plan(settings, ctx, graph, state, report, args.verify_landing)
+    if args.json:
+        steps = [
+            {"stage": s.stage, "kind": s.kind, "table": s.target, "reason": s.reason,
+             "files": [f.rel_path for f in s.files], "inputs": {k: list(v) for k, v in s.inputs.items()}}
+            for s in plan.steps
+        ]  # fmt: skip
+        _console(json.dumps({"command": args.cmd, "has_work": plan.has_work, "steps": steps,
+                             "warnings": report.warnings}))  # fmt: skip
+        return 0
+    lines = [f"lakeforge plan ({args.cmd}) for {settings.paths.lakehouse}", "", "flows:"]
+    lines += [f"  {line}" for line in graph.describe()]
+    lines.append("")
+    if not plan.has_work:
+        lines.append("nothing to do: every table is up to date with its inputs (a run starts no Spark)")
+    else:
+        lines.append("steps:")
+        lines += [f"  {s.describe()}" for s in plan.steps]
+    lines += [f"warning: {w}" for w in report.warnings]
+    _console("\n".join(lines))
     return 0
 
 
@@ -188,7 +256,13 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     args = _parser().parse_args(argv)
     try:
-        handler = {"run": _run, "generate": _generate, "fetch-jars": _fetch_jars, "suites": _suites}
+        handler = {
+            "run": _run,
+            "plan": _plan,
+            "generate": _generate,
+            "fetch-jars": _fetch_jars,
+            "suites": _suites,
+        }
         return handler[args.command](args)
     except LakeforgeError as exc:
         if args.debug:

@@ -24,7 +24,7 @@ from lakeforge.config.models import SparkSettings
 from lakeforge.errors import JavaNotFoundError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from pyspark.sql import DataFrame, SparkSession
 
@@ -169,3 +169,27 @@ def persisted(df: DataFrame) -> Iterator[DataFrame]:
         yield df
     finally:
         df.unpersist()
+
+
+@contextmanager
+def job_group(spark: SparkSession | None, name: str) -> Iterator[Callable[[], int]]:
+    """Tag the Spark jobs started inside with a job group; yields a function counting them so far.
+
+    with job_group(spark, "transform") as jobs:
+        ...
+    jobs()   # 23
+    Without a session (a stage that needs none) it counts 0.
+    """
+    if spark is None:
+        yield lambda: 0
+        return
+    import uuid
+
+    sc = spark.sparkContext
+    group = f"lakeforge-{name}-{uuid.uuid4().hex[:8]}"
+    sc.setJobGroup(group, name)
+    try:
+        yield lambda: len(sc.statusTracker().getJobIdsForGroup(group))
+    finally:
+        sc.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
+        sc.setLocalProperty("spark.job.description", None)  # type: ignore[arg-type]

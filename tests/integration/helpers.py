@@ -1,4 +1,7 @@
-"""Helpers of the integration tests: settings for a temp lakehouse, in-process runs, table snapshots."""
+"""Helpers of the integration tests: settings for a temp lakehouse, in-process runs, table snapshots.
+
+The tables come from the flow graph of the reference configuration, never from a list kept here.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from lakeforge import deltalog
 from lakeforge.config.models import PathsSettings, QualitySettings, Settings, SparkSettings
 from lakeforge.pipeline.context import RunContext
 from lakeforge.pipeline.runner import Outcome, run_command
-from lakeforge.pipeline.stages import PUBLISHED_TABLES
-
-DATA_TABLES = (*PUBLISHED_TABLES, "quarantine.customers", "quarantine.orders")
-# Lineage that names the run or its clock: equal content may carry other values after other runs.
-RUN_COLUMNS = {"_run_id", "_ingested_at", "ingest_date", "_quarantined_at", "_quarantine_run_id"}
-CLOCK = datetime(2026, 3, 11, 6, 0, 0, tzinfo=UTC)
 
 
 def settings_for(landing: Path, lakehouse: Path, max_ratio: float = 0.05) -> Settings:
@@ -24,6 +22,20 @@ def settings_for(landing: Path, lakehouse: Path, max_ratio: float = 0.05) -> Set
         quality=QualitySettings(max_quarantine_ratio=max_ratio, data_docs=False),
         env="test",
     )
+
+
+def _graph():  # type: ignore[no-untyped-def]
+    from lakeforge.flows import load_graph
+
+    return load_graph(settings_for(Path("landing"), Path("lake")))
+
+
+GRAPH = _graph()
+DATA_TABLES = tuple(GRAPH.tables())
+SOURCES = tuple(s.source for s in GRAPH.sources)
+# Lineage that names the run or its clock: equal content may carry other values after other runs.
+RUN_COLUMNS = {"_run_id", "_ingested_at", "ingest_date", "_quarantined_at", "_quarantine_run_id"}
+CLOCK = datetime(2026, 3, 11, 6, 0, 0, tzinfo=UTC)
 
 
 def run(
@@ -46,17 +58,13 @@ def rows(spark: Any, lakehouse: Path, table: str, drop: set[str] | None = None) 
     return sorted(out, key=lambda r: [str(r[k]) for k in sorted(r)])
 
 
-def versions(spark: Any, lakehouse: Path) -> dict[str, int | None]:
-    from delta.tables import DeltaTable
+def events(spark: Any, lakehouse: Path, kind: str) -> list[dict[str, Any]]:
+    """The event-log rows of one kind (`run`, `reconciliation`, `drift`, `watermark`, `file`)."""
+    return [r for r in rows(spark, lakehouse, "_ops.events") if r["kind"] == kind]
 
-    out: dict[str, int | None] = {}
-    for table in DATA_TABLES:
-        path = table_path(lakehouse, table)
-        if not Path(path, "_delta_log").is_dir():
-            out[table] = None
-            continue
-        out[table] = DeltaTable.forPath(spark, path).history(1).collect()[0]["version"]
-    return out
+
+def versions(spark: Any, lakehouse: Path) -> dict[str, int | None]:
+    return {table: deltalog.version(table_path(lakehouse, table)) for table in DATA_TABLES}
 
 
 def naive_utc(value: Any) -> Any:

@@ -9,7 +9,16 @@ import pytest
 
 from lakeforge.errors import ContractViolation, QualityGateFailed, SchemaDriftError
 from lakeforge.sample.generator import generate
-from tests.integration.helpers import DATA_TABLES, naive_utc, rows, run, settings_for, versions
+from tests.integration.helpers import (
+    DATA_TABLES,
+    SOURCES,
+    events,
+    naive_utc,
+    rows,
+    run,
+    settings_for,
+    versions,
+)
 from tests.oracle import expected_from_landing
 
 pytestmark = pytest.mark.slow
@@ -36,7 +45,7 @@ def lakehouse(spark, landing: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 def test_bronze_holds_every_record_of_every_file(spark, lakehouse, expected) -> None:  # type: ignore[no-untyped-def]
-    for source in ("customers", "orders"):
+    for source in SOURCES:
         got = rows(spark, lakehouse, f"bronze.{source}")
         per_file: dict[str, int] = {}
         for r in got:
@@ -70,7 +79,7 @@ def test_bronze_keeps_raw_text_and_extra_columns(spark, lakehouse, landing) -> N
 
 
 def test_quarantine_has_every_bad_record_with_its_reasons(spark, lakehouse, expected) -> None:  # type: ignore[no-untyped-def]
-    for source in ("customers", "orders"):
+    for source in SOURCES:
         got = {
             (r["_source_file"], r["_line_number"]): sorted(r["_reasons"])
             for r in rows(spark, lakehouse, f"quarantine.{source}")
@@ -95,8 +104,8 @@ def test_gold_equals_the_oracle(spark, lakehouse, expected) -> None:  # type: ig
 
 
 def test_reconciliation_balances_with_exact_figures(spark, lakehouse, expected) -> None:  # type: ignore[no-untyped-def]
-    recon = {(r["source"], r["stage"]): r for r in rows(spark, lakehouse, "_ops.reconciliation")}
-    for source in ("customers", "orders"):
+    recon = {(r["source"], r["stage"]): r for r in events(spark, lakehouse, "reconciliation")}
+    for source in SOURCES:
         exp = expected[source]
         ingest, transform = recon[(source, "ingest")], recon[(source, "transform")]
         assert (ingest["files"], ingest["records_read"], ingest["bronze_added"]) == (
@@ -115,7 +124,7 @@ def test_reconciliation_balances_with_exact_figures(spark, lakehouse, expected) 
 
 
 def test_ledger_records_each_file_once_with_its_hash(spark, lakehouse, landing) -> None:  # type: ignore[no-untyped-def]
-    got = {r["path"]: r for r in rows(spark, lakehouse, "_ops.ingested_files")}
+    got = {r["path"]: r for r in events(spark, lakehouse, "file")}
     files = sorted(landing.glob("*/*.csv"))
     assert len(got) == len(files) == 20
     for f in files:
@@ -125,7 +134,7 @@ def test_ledger_records_each_file_once_with_its_hash(spark, lakehouse, landing) 
 
 
 def test_runs_table_records_the_run(spark, lakehouse) -> None:  # type: ignore[no-untyped-def]
-    runs = rows(spark, lakehouse, "_ops.runs")
+    runs = events(spark, lakehouse, "run")
     assert [(r["command"], r["status"], r["exit_code"], r["error"]) for r in runs] == [
         ("full", "success", 0, None)
     ]
@@ -137,6 +146,8 @@ def test_rerun_with_nothing_new_changes_no_table(spark, lakehouse, landing) -> N
     assert outcome.status == "success"
     assert versions(spark, lakehouse) == before
     assert len(outcome.report.skipped_files) == 20
+    assert not outcome.report.jvm_started  # planned from metadata: no Spark session was needed
+    assert outcome.delta_commits == 1  # the run's own record in the event log
 
 
 def _copy_landing(src: Path, dst: Path, names: list[str] | None = None) -> None:
@@ -183,7 +194,7 @@ def test_missing_required_column_stops_the_run_naming_file_and_column(spark, tmp
     assert err.value.exit_code == 4
     # nothing of the batch was published: not even the good file that sorts first
     assert versions(spark, tmp_path / "lake")["bronze.orders"] is None
-    drift = rows(spark, tmp_path / "lake", "_ops.schema_drift")
+    drift = events(spark, tmp_path / "lake", "drift")
     assert [(d["location"], d["column"], d["classification"], d["action"]) for d in drift] == [
         ("orders/orders_1.csv", "total_amount", "breaking", "refused")
     ]
@@ -218,7 +229,7 @@ def test_quarantine_gate_failure_leaves_silver_and_gold_unchanged(spark, landing
                 assert after[table] == before[table], (attempt, table)
     assert after["bronze.orders"] == before["bronze.orders"] + 1  # bronze keeps the raw records
     assert after["bronze.customers"] == before["bronze.customers"] + 1
-    runs = rows(spark, lake, "_ops.runs")
+    runs = events(spark, lake, "run")
     assert sorted((r["status"], r["exit_code"]) for r in runs) == [
         ("failed", 3),
         ("failed", 3),

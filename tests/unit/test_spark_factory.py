@@ -112,7 +112,7 @@ def test_no_java_anywhere_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert info.value.exit_code == 2
 
 
-def test_cli_without_java_exits_2_with_one_line(tmp_path: Path) -> None:
+def _cli_without_java(tmp_path: Path) -> subprocess.CompletedProcess[str]:
     env = {
         "PATH": "/nonexistent",
         "HOME": str(tmp_path),
@@ -128,9 +128,27 @@ def test_cli_without_java_exits_2_with_one_line(tmp_path: Path) -> None:
         timeout=120,
         check=False,
     )
+    return result
+
+
+def test_cli_without_java_exits_2_with_one_line_when_there_is_work(tmp_path: Path) -> None:
+    (tmp_path / "landing" / "orders").mkdir(parents=True)
+    (tmp_path / "landing" / "orders" / "orders_1.csv").write_text(
+        "order_id,customer_id,order_ts,status,total_amount,updated_at\n"
+        "O1,C1,2026-03-01T10:00:00Z,placed,1.00,2026-03-01T10:00:00Z\n"
+    )
+    result = _cli_without_java(tmp_path)
     assert result.returncode == 2, result.stderr
-    assert result.stderr.splitlines() == [f"lakeforge: {NO_JAVA}"]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("lakeforge:")]
+    assert errors == [f"lakeforge: {NO_JAVA}"]
+    assert result.stderr.splitlines()[-1] == errors[0]
     assert result.stdout == ""
+
+
+def test_cli_with_nothing_to_do_needs_no_java(tmp_path: Path) -> None:
+    result = _cli_without_java(tmp_path)  # an empty landing zone: nothing to ingest
+    assert result.returncode == 0, result.stderr
+    assert "nothing to do: no Spark session was started" in result.stdout
 
 
 # --- the Delta jar ----------------------------------------------------------------------------------------

@@ -128,7 +128,7 @@ def test_write_suites_regenerates_and_then_is_in_sync(registry: ContractRegistry
 
 
 def test_a_new_table_and_a_removed_table_show_in_the_diff(registry: ContractRegistry) -> None:
-    (registry.directory / "_ops.watermarks.yaml").unlink()
+    (registry.directory / "_ops.events.yaml").unlink()
     spec = yaml.safe_load((registry.directory / "gold.daily_revenue.yaml").read_text())
     spec["table"] = "gold.monthly_revenue"
     (registry.directory / "gold.monthly_revenue.yaml").write_text(yaml.safe_dump(spec))
@@ -136,7 +136,7 @@ def test_a_new_table_and_a_removed_table_show_in_the_diff(registry: ContractRegi
 
     diff = write_suites(registry=changed)
 
-    assert "--- a/suites/_ops.watermarks.json\n" in diff
+    assert "--- a/suites/_ops.events.json\n" in diff
     assert "+++ /dev/null\n" in diff
     assert "--- /dev/null\n" in diff and "+++ b/suites/gold.monthly_revenue.json\n" in diff
     names = sorted(p.stem for p in suites_dir(changed).glob("*.json"))

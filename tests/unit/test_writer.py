@@ -184,7 +184,7 @@ def test_merge_refuses_a_source_with_duplicate_keys(spark: Any, writer: SafeDelt
         writer.write_with_merge(df_of(spark, "silver.orders", rows), "silver.orders", ["order_id"],
                                 order_by=ORDER_BY)  # fmt: skip
     assert info.value.message == "merge into silver.orders: the source has more than one row per ['order_id']"
-    assert table_df(spark, writer, "silver.orders").count() == 0  # created empty, nothing merged
+    assert not writer.exists("silver.orders")  # refused before anything was written
 
 
 # --- replaceWhere -----------------------------------------------------------------------------------------
@@ -222,7 +222,7 @@ def test_replace_where_refuses_rows_outside_the_predicate(spark: Any, writer: Sa
     assert info.value.message == (
         "replaceWhere on gold.daily_revenue refused: 2 of 3 rows fall outside \"order_date = DATE'2026-03-01'\""
     )
-    assert table_df(spark, writer, "gold.daily_revenue").count() == 0
+    assert not writer.exists("gold.daily_revenue")  # refused before anything was written
 
 
 def test_replace_where_replaces_exactly_the_matching_rows(spark: Any, writer: SafeDeltaWriter) -> None:
@@ -353,7 +353,7 @@ def test_insert_new_refuses_new_rows_with_a_repeated_key(spark: Any, writer: Saf
     assert info.value.message == (
         "insert into quarantine.orders: the new rows hold a key more than once (['_source_file', '_line_number'])"
     )
-    assert table_df(spark, writer, table).count() == 0
+    assert not writer.exists(table)
 
 
 # --- contract conformance ---------------------------------------------------------------------------------
@@ -492,10 +492,39 @@ def test_merge_whose_commit_reports_another_count_raises(
     with pytest.raises(
         WriteReconciliationError,
         match=re.escape(
-            "silver.orders: expected 1 updated rows but the commit reports 2 (operationMetrics {"
+            "silver.orders: the MERGE of 1 source rows reports 0 inserted and 2 updated rows (operationMetrics {"
         ),
     ):
         writer.write_with_merge(df_of(spark, table, newer), table, ["order_id"], order_by=ORDER_BY)
+
+
+def test_merge_whose_commit_saw_another_number_of_source_rows_raises(
+    spark: Any, writer: SafeDeltaWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = "silver.orders"
+    writer.write_with_merge(df_of(spark, table, [order("o1", "placed", "2026-03-01T10:00:00Z")]), table,
+                            ["order_id"], order_by=ORDER_BY)  # fmt: skip
+    misreport(monkeypatch, writer, "numSourceRows", -1)
+    newer = [order("o1", "shipped", "2026-03-01T11:00:00Z"), order("o2", "placed", "2026-03-01T11:00:00Z")]
+    with pytest.raises(
+        WriteReconciliationError,
+        match=re.escape(
+            "silver.orders: expected 2 source rows seen by the MERGE but the commit reports 1 (operationMetrics {"
+        ),
+    ):
+        writer.write_with_merge(df_of(spark, table, newer), table, ["order_id"], order_by=ORDER_BY)
+
+
+def test_write_full_makes_the_table_hold_exactly_the_rows(spark: Any, writer: SafeDeltaWriter) -> None:
+    table = "gold.daily_revenue"
+    first = writer.write_full(df_of(spark, table, [revenue(1, 1, "5.00"), revenue(2, 2, "8.00")]), table,
+                              ["order_date"])  # fmt: skip
+    assert (first.inserted, first.updated, first.deleted) == (2, 0, 0)
+    rows = [revenue(2, 1, "3.00"), revenue(3, 1, "1.00")]
+    m = writer.write_full(df_of(spark, table, rows), table, ["order_date"])
+    assert (m.rows_in, m.inserted, m.updated, m.deleted, m.version) == (2, 1, 1, 1, first.version + 1)
+    assert_df_equality(table_df(spark, writer, table), df_of(spark, table, rows), ignore_row_order=True,
+                       ignore_nullable=True)  # fmt: skip
 
 
 def test_replace_where_whose_commit_reports_another_count_raises(

@@ -7,26 +7,26 @@ settings.quality.max_quarantine_ratio
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from lakeforge.results import DriftPolicy
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class DriftPolicy(StrEnum):
-    """What a layer accepts when an arriving schema differs from its contract."""
-
-    ADDITIVE = "additive"  # new columns and widenings are accepted and recorded; breaking changes refused
-    NONE = "none"  # any difference is refused
-
-
 class PathsSettings(_Strict):
     landing: Path
     lakehouse: Path
+
+
+class LandingSettings(_Strict):
+    settle_seconds: float = Field(default=0.0, ge=0)  # a file modified more recently waits for a later run
+    # a delivery of at most this many bytes is parsed in the driver (no Python workers, no count job)
+    driver_parse_max_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
 
 
 class SparkSettings(_Strict):
@@ -74,6 +74,7 @@ class Settings(_Strict):
     """The whole configuration of one environment, after overlay and interpolation."""
 
     paths: PathsSettings
+    landing: LandingSettings = Field(default_factory=LandingSettings)
     spark: SparkSettings = Field(default_factory=SparkSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
     drift: DriftSettings = Field(default_factory=DriftSettings)
@@ -82,4 +83,6 @@ class Settings(_Strict):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     contracts_dir: Path | None = None  # default: the contracts shipped with the package
+    # modules or .py files whose @table functions declare the derived tables (lakeforge.flows)
+    flows: list[str] = Field(default_factory=lambda: ["lakeforge.transforms.gold"])
     env: str = "local"

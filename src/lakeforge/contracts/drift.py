@@ -16,8 +16,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from lakeforge.config.models import DriftPolicy
 from lakeforge.errors import SchemaDriftError
+from lakeforge.results import DriftEvent, DriftPolicy
 
 if TYPE_CHECKING:
     from pyspark.sql.types import DataType, StructType
@@ -25,27 +25,6 @@ if TYPE_CHECKING:
     from lakeforge.contracts.models import TableContract
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class DriftEvent:
-    table: str
-    location: str
-    column: str
-    change: str  # added | missing | type_changed
-    classification: str  # additive | widening | compatible | breaking
-    expected: str | None = None
-    found: str | None = None
-
-    def describe(self) -> str:
-        if self.change == "added":
-            return f"new column '{self.column}' ({self.found}) in {self.location}, not in {self.table}'s contract"
-        if self.change == "missing":
-            return f"column '{self.column}' ({self.expected}) of {self.table} is missing from {self.location}"
-        return (
-            f"column '{self.column}' of {self.table} is {self.found} in {self.location}, "
-            f"the contract says {self.expected}"
-        )
 
 
 @dataclass

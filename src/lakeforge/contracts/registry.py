@@ -128,5 +128,9 @@ class Catalog:
             raise ConfigError(f"table name {table!r} is not <layer>.<name>")
         return self.lakehouse / layer / name
 
+    def uri(self, table: str) -> str:
+        """The table's location as the string Spark and delta-rs open."""
+        return str(self.location(table))
+
     def contract(self, table: str) -> TableContract:
         return self.registry.get(table)

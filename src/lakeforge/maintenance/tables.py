@@ -1,6 +1,10 @@
-"""Table maintenance: OPTIMIZE (compaction) and VACUUM of every lakeforge table.
+"""Table maintenance: OPTIMIZE (compaction) and VACUUM of every table of the graph and the event log.
 
-results = maintain(spark, catalog, retention_hours=168)
+    maintain(engine, retention_hours=168)
+
+OPTIMIZE commits change no data but move a table's version, so the watermarks that described each
+table before are recorded again for its new version (otherwise the next run would see no valid mark
+and recompute). SQL statements only, so the same code runs over Spark Connect.
 """
 
 from __future__ import annotations
@@ -8,38 +12,54 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+from lakeforge import deltalog
+from lakeforge.ops.events import EVENTS, VALIDATED
+from lakeforge.results import Watermark
 
-    from lakeforge.writers.delta import SafeDeltaWriter
+if TYPE_CHECKING:
+    from lakeforge.pipeline.engine import Engine
 
 log = logging.getLogger(__name__)
 
 
-def maintain(
-    spark: SparkSession,
-    writer: SafeDeltaWriter,
-    tables: list[str],
-    retention_hours: int,
-    optimize: bool = True,
-) -> list[dict[str, Any]]:
+def maintain(engine: Engine, retention_hours: int, optimize: bool = True) -> list[dict[str, Any]]:
     """Compact small files and remove files older than the retention that no version needs."""
-    from delta.tables import DeltaTable
-
+    spark, state, report = engine.spark, engine.state, engine.report
     if retention_hours < 168:
         spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
+    tables = [*engine.graph.tables(), EVENTS]
+    before = {t: state.version(t) for t in tables}
+    valid = {
+        (w.consumer, w.input): w
+        for w in state.events.watermarks
+        if w.consumer != VALIDATED and w.consumer_version == before.get(w.consumer)
+    }
     results = []
     for table in tables:
-        if not writer.exists(table):
+        uri = engine.catalog.uri(table)
+        if before[table] is None and table != EVENTS:
             continue
-        dt = DeltaTable.forPath(spark, writer.path(table))
+        if not deltalog.exists(uri):
+            continue
         entry: dict[str, Any] = {"table": table}
+        quoted = "`" + uri.replace("`", "``") + "`"
         if optimize:
-            metrics = dt.optimize().executeCompaction().select("metrics").collect()[0]["metrics"]
+            metrics = spark.sql(f"OPTIMIZE delta.{quoted}").select("metrics").collect()[0]["metrics"]
             entry["files_removed"] = int(metrics["numFilesRemoved"])
             entry["files_added"] = int(metrics["numFilesAdded"])
-        dt.vacuum(float(retention_hours))
-        entry["version"] = writer.version(table)
+        spark.sql(f"VACUUM delta.{quoted} RETAIN {int(retention_hours)} HOURS")
+        if table != EVENTS:
+            state.refresh(table)
+        entry["version"] = deltalog.version(uri)
         log.info("maintained %s: %s", table, entry)
         results.append(entry)
+    for (consumer, input_), w in valid.items():
+        now = state.version(consumer)
+        if now != w.consumer_version:
+            report.watermarks.append(Watermark(consumer, input_, w.input_version, now))
+    for table in engine.graph.published():
+        old, now = before.get(table), state.version(table)
+        if old is not None and now is not None and now != old and state.events.validated(table, old):
+            report.watermarks.append(Watermark(VALIDATED, table, now, None))
+    state.add(report)
     return results

@@ -1,6 +1,8 @@
 """Prometheus metrics of a run, written as a node-exporter textfile (and pushed when configured).
 
-write_metrics(path, ctx, status, report, row_counts)
+    write_metrics(path, command="full", finished=ts, status="success", duration_s=12.5, report=report, rows=rows)
+
+Takes results only (`lakeforge.results`): the pipeline is never imported here.
 """
 
 from __future__ import annotations
@@ -9,12 +11,13 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Gauge, push_to_gateway, write_to_textfile
 
-from lakeforge.ops.report import RunReport
-from lakeforge.pipeline.context import RunContext
+from lakeforge.results import RunReport
 
 
 def build_registry(
-    ctx: RunContext,
+    *,
+    command: str,
+    finished: float,
     status: str,
     duration_s: float,
     report: RunReport,
@@ -22,20 +25,24 @@ def build_registry(
 ) -> CollectorRegistry:
     registry = CollectorRegistry()
     Gauge("lakeforge_run_success", "1 if the last run succeeded", ["command"], registry=registry).labels(
-        ctx.command
+        command
     ).set(1 if status == "success" else 0)
     Gauge(
         "lakeforge_run_duration_seconds", "wall time of the last run", ["command"], registry=registry
-    ).labels(ctx.command).set(duration_s)
+    ).labels(command).set(duration_s)
     Gauge(
         "lakeforge_run_finished_timestamp_seconds",
         "when the last run finished",
         ["command"],
         registry=registry,
-    ).labels(ctx.command).set(ctx.clock.timestamp() + duration_s)
+    ).labels(command).set(finished)
     stage = Gauge("lakeforge_stage_duration_seconds", "wall time per stage", ["stage"], registry=registry)
-    for name, seconds in report.stage_seconds.items():
-        stage.labels(name).set(seconds)
+    jobs = Gauge("lakeforge_stage_spark_jobs", "Spark jobs per stage", ["stage"], registry=registry)
+    commits = Gauge("lakeforge_stage_delta_commits", "Delta commits per stage", ["stage"], registry=registry)
+    for name, stats in report.stages.items():
+        stage.labels(name).set(stats.seconds)
+        jobs.labels(name).set(stats.spark_jobs)
+        commits.labels(name).set(stats.delta_commits)
     table_rows = Gauge("lakeforge_table_rows", "rows per table after the run", ["table"], registry=registry)
     table_version = Gauge("lakeforge_table_version", "Delta version per table", ["table"], registry=registry)
     for table, value in rows.items():
@@ -71,14 +78,18 @@ def build_registry(
 
 def write_metrics(
     path: Path,
-    ctx: RunContext,
+    *,
+    command: str,
+    finished: float,
     status: str,
     duration_s: float,
     report: RunReport,
     rows: dict[str, tuple[int, int] | None],
     pushgateway_url: str | None = None,
 ) -> None:
-    registry = build_registry(ctx, status, duration_s, report, rows)
+    registry = build_registry(
+        command=command, finished=finished, status=status, duration_s=duration_s, report=report, rows=rows
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     write_to_textfile(str(path), registry)
     if pushgateway_url:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -29,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 from lakeforge.contracts.registry import ContractRegistry
 from lakeforge.errors import ConfigError, QualityGateFailed
-from lakeforge.ops.report import GateResult
 from lakeforge.quality.suites import load_suite
+from lakeforge.results import GateResult
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -240,10 +241,17 @@ class QualityGate:
         self.persist = persist
         self.examples = examples
         self._gx: _GxContext | None = None
+        self._warming: threading.Thread | None = None
+        self._warm_error: BaseException | None = None
 
     @property
     def gx(self) -> _GxContext:
         """The gate's GE context, made (and great_expectations imported) on first use."""
+        if self._warming is not None:
+            self._warming.join()
+            self._warming = None
+            if self._warm_error is not None:
+                raise self._warm_error
         if self._gx is None:
             started = time.monotonic()
             self._gx = _GxContext(self.docs_dir, self.run_name)
@@ -254,6 +262,29 @@ class QualityGate:
         """Import GE and make the context now, e.g. before the timed stages of a run (else: first check)."""
         _ = self.gx
         return self
+
+    def warm_up(self, checks: list[tuple[str, str]]) -> None:
+        """Import GE, make the context and the checkpoints of `checks` ((suite, table) pairs) in a thread.
+
+        Importing GE costs 3-5 s of Python; started before Spark, it runs while the JVM starts. The first
+        use of `gx` waits for it (and raises what it raised).
+        """
+        if self._gx is not None or self._warming is not None:
+            return
+
+        def work() -> None:
+            try:
+                started = time.monotonic()
+                context = _GxContext(self.docs_dir, self.run_name)
+                for suite, table in checks:
+                    context.checkpoint(suite, table, load_suite(table, self.registry))
+                self._gx = context
+                log.info("Great Expectations ready in %.1f s (in the background)", time.monotonic() - started)
+            except BaseException as exc:  # noqa: BLE001 - handed to the thread that needs the context
+                self._warm_error = exc
+
+        self._warming = threading.Thread(target=work, name="lakeforge-ge-warm-up", daemon=True)
+        self._warming.start()
 
     def check(self, df: DataFrame, table: str, suite: str) -> GateResult:
         """Validate `df` against the table's suite; the checkpoint is named `suite`. Never raises on failure."""

@@ -1,7 +1,7 @@
 """Deterministic sample landing zone: realistic customers and orders with a controlled share of dirt.
 
 Why: the pipeline, its tests and its benchmarks need input that exercises every rule of the data contract
-(SPEC.md) - malformed records, missing and invalid values, duplicates, late and stale updates, ties,
+(docs/contract.md, "SPEC") - malformed records, missing and invalid values, duplicates, late and stale updates, ties,
 orphans, header drift, BOM, CRLF, quoted line breaks - in known amounts, reproducibly for a seed.
 
     >>> report = generate(Path("/tmp/landing"), scale=0.01, seed=7)   # doctest: +SKIP
@@ -86,6 +86,9 @@ _UNIQUE_KEY_KINDS = frozenset(
     {"duplicate", "late_update", "stale_update", "tie_across_files", "tie_within_file"}
 )
 _LATER_FILE_KINDS = frozenset({"late_update", "stale_update", "tie_across_files"})
+
+# The sources of the reference contract (SPEC §1) this generator writes.
+GENERATED_SOURCES = ("customers", "orders")
 
 
 def is_quarantine_kind(kind: str) -> bool:
@@ -681,7 +684,7 @@ def _check_arguments(out_dir: Path, scale: float, dirt_rate: float, files_per_so
         raise ValueError(f"files_per_source must be an integer >= 1, got {files_per_source!r}")
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"out_dir {out_dir} exists and is not a directory")
-    for source in ("customers", "orders"):
+    for source in GENERATED_SOURCES:
         existing = sorted((out_dir / source).glob("*.csv")) if (out_dir / source).is_dir() else []
         if existing:
             raise ValueError(

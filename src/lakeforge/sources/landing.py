@@ -1,7 +1,14 @@
 """The landing zone: list a source's files, fingerprint them, check headers, read them into bronze rows.
 
-    files = list_files(landing, "orders")                     # lexical order, with size and SHA-256
+    for c in candidates(landing, "orders"): ...     # lexical order, from a directory listing (stat only)
+    f = fingerprint(c)                               # SHA-256 and header, streamed
     df = read_bronze_batch(spark, files, columns=[...])       # one row per record, raw text
+
+Which files count (SPEC §1): regular `*.csv` files directly under `<landing>/<source>/`; names starting
+with `.` or `_` are still being written (ignored); symbolic links are skipped with a warning that names
+the link and nothing of its target; a zero-byte file has not arrived yet; a file modified less than
+`settle_seconds` ago is left for a later run. A file already in the ledger with the same size and
+modification time is recognised without reading it.
 
 Spark's own CSV reader maps columns by position across files, pads or truncates records with a wrong
 number of fields without flagging them and escapes with a backslash (FACTS.md). So records are split
@@ -11,8 +18,11 @@ by an executor, each record keeps its number and, when malformed, its whole text
 
 from __future__ import annotations
 
+import codecs
 import hashlib
+import os
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,44 +36,113 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 EXTRA_COLUMN_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A landing file as the directory listing shows it (nothing read yet)."""
+
+    source: str
+    rel_path: str  # relative to the landing zone, forward slashes: "orders/orders_20260301.csv"
+    path: Path
+    size: int
+    mtime_ns: int
 
 
 @dataclass(frozen=True)
 class LandingFile:
     source: str
-    rel_path: str  # relative to the landing zone, forward slashes: "orders/orders_20260301.csv"
+    rel_path: str
     path: Path
     size: int
     sha256: str
-    header: tuple[str, ...] | None  # normalised; None for a zero-byte file
+    header: tuple[str, ...] | None  # normalised; None for a file without a header row
+    mtime_ns: int = 0
 
 
-def _fingerprint(path: Path, rel_path: str) -> tuple[int, str, tuple[str, ...] | None]:
-    data = path.read_bytes()
-    try:
-        text = decode(data)
-    except UnicodeDecodeError as exc:
-        raise ContractViolation(
-            f"{rel_path} is not UTF-8: byte {exc.start} ({data[exc.start : exc.start + 1]!r}) cannot be decoded",
-            hint="re-export the file as UTF-8; nothing from it was loaded",
-        ) from exc
-    header, _ = parse_csv_text(text)
-    return len(data), hashlib.sha256(data).hexdigest(), tuple(header) if header is not None else None
+@dataclass
+class Listing:
+    files: list[Candidate]
+    warnings: list[str]
+
+
+def candidates(landing: Path, source: str, settle_seconds: float = 0.0, now: float | None = None) -> Listing:
+    """Every file of `<landing>/<source>/` that counts and has arrived, in lexical order of file name."""
+    folder = landing / source
+    listing = Listing([], [])
+    if not folder.is_dir():
+        return listing
+    now = time.time() if now is None else now
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        name = entry.name
+        if not name.endswith(".csv") or name.startswith((".", "_")):
+            continue
+        rel = f"{source}/{name}"
+        if entry.is_symlink():
+            listing.warnings.append(f"{rel} is a symbolic link: skipped (links are never followed)")
+            continue
+        if not entry.is_file(follow_symlinks=False):
+            continue
+        stat = entry.stat(follow_symlinks=False)
+        if stat.st_size == 0:
+            listing.warnings.append(f"{rel} is empty (0 bytes): not arrived yet, left for a later run")
+            continue
+        if settle_seconds and now - stat.st_mtime < settle_seconds:
+            listing.warnings.append(
+                f"{rel} was modified less than {settle_seconds:g} s ago: left for a later run"
+            )
+            continue
+        listing.files.append(Candidate(source, rel, Path(entry.path), stat.st_size, stat.st_mtime_ns))
+    return listing
+
+
+def fingerprint(c: Candidate) -> LandingFile:
+    """Hash the file and read its header, streaming (the driver holds one chunk at a time)."""
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    head: list[str] = []
+    head_size = 0
+    offset = 0
+    size = 0
+    with open(c.path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+            try:
+                text = decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                at = offset + exc.start
+                raise ContractViolation(
+                    f"{c.rel_path} is not UTF-8: byte {at} ({chunk[exc.start : exc.start + 1]!r}) cannot be decoded",
+                    hint="re-export the file as UTF-8; nothing from it was loaded",
+                ) from exc
+            if head_size < CHUNK:
+                head.append(text)
+                head_size += len(text)
+            offset += len(chunk)
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            raise ContractViolation(
+                f"{c.rel_path} is not UTF-8: it ends inside a character",
+                hint="re-export the file as UTF-8; nothing from it was loaded",
+            ) from exc
+    header, _ = parse_csv_text("".join(head))
+    return LandingFile(
+        c.source,
+        c.rel_path,
+        c.path,
+        size,
+        digest.hexdigest(),
+        tuple(header) if header is not None else None,
+        c.mtime_ns,
+    )
 
 
 def list_files(landing: Path, source: str) -> list[LandingFile]:
-    """Every `<landing>/<source>/*.csv`, in lexical order of file name, fingerprinted."""
-    folder = landing / source
-    if not folder.is_dir():
-        return []
-    files = []
-    for path in sorted(
-        (p for p in folder.iterdir() if p.is_file() and p.name.endswith(".csv")), key=lambda p: p.name
-    ):
-        rel = f"{source}/{path.name}"
-        size, sha, header = _fingerprint(path, rel)
-        files.append(LandingFile(source, rel, path, size, sha, header))
-    return files
+    """Every counted file of a source, in lexical order, fingerprinted."""
+    return [fingerprint(c) for c in candidates(landing, source).files]
 
 
 def check_header_names(file: LandingFile, reserved: set[str]) -> None:
@@ -88,62 +167,69 @@ def check_header_names(file: LandingFile, reserved: set[str]) -> None:
             )
 
 
-def _parser(files: dict[str, tuple[str, str, tuple[str, ...] | None]], columns: list[str]):  # type: ignore[no-untyped-def]
+BRONZE_EXTRA = ["_raw_line", "_malformed", "_source_file", "_line_number"]
+
+
+def parse_file(rel: str, sha256: str, content: bytes, columns: list[str]):  # type: ignore[no-untyped-def]
+    """One landing file's bytes -> an Arrow record batch: one row per record, `columns` as raw text.
+
+    The same function runs in the driver (small batches) and in Spark's Python workers (large ones).
+    """
+    import pyarrow as pa
+
+    if hashlib.sha256(content).hexdigest() != sha256:
+        raise RuntimeError(f"{rel} changed while it was being ingested")
+    width = len(columns)
+    values: list[list[str | None]] = [[] for _ in range(width)]
+    raw_lines: list[str | None] = []
+    malformed: list[bool] = []
+    numbers: list[int] = []
+    parsed_header, records = parse_csv_text(decode(content))
+    positions = [(columns.index(n) if n in columns else -1) for n in (parsed_header or [])]
+    missing = [i for i in range(width) if i not in positions]
+    for record in records:
+        numbers.append(record.line_number)
+        if record.fields is None:
+            malformed.append(True)
+            raw_lines.append(record.raw)
+            for col in values:
+                col.append(None)
+        else:
+            malformed.append(False)
+            raw_lines.append(None)
+            for pos, value in zip(positions, record.fields, strict=True):
+                values[pos].append(value)
+            for i in missing:
+                values[i].append(None)
+    n = len(numbers)
+    arrays = [pa.array(v, pa.string()) for v in values]
+    arrays += [
+        pa.array(raw_lines, pa.string()),
+        pa.array(malformed, pa.bool_()),
+        pa.array([rel] * n, pa.string()),
+        pa.array(numbers, pa.int64()),
+    ]
+    return pa.RecordBatch.from_arrays(arrays, names=[*columns, *BRONZE_EXTRA])
+
+
+def _parser(files: dict[str, tuple[str, str]], columns: list[str]):  # type: ignore[no-untyped-def]
     """The mapInArrow function: binaryFile rows (path, content) -> one Arrow row per CSV record."""
 
     def parse(batches: Iterator) -> Iterator:  # type: ignore[type-arg]
-        import pyarrow as pa
-
-        width = len(columns)
         for batch in batches:
             paths = batch.column("path").to_pylist()
             contents = batch.column("content").to_pylist()
             for uri, content in zip(paths, contents, strict=True):
-                local = unquote(urlparse(uri).path)
-                rel, sha, header = files[local]
-                if hashlib.sha256(content).hexdigest() != sha:
-                    raise RuntimeError(f"{rel} changed while it was being ingested")
-                values: list[list[str | None]] = [[] for _ in range(width)]
-                raw_lines: list[str | None] = []
-                malformed: list[bool] = []
-                numbers: list[int] = []
-                parsed_header, records = parse_csv_text(decode(content))
-                positions = [(columns.index(n) if n in columns else -1) for n in (parsed_header or [])]
-                missing = [i for i in range(width) if i not in positions]
-                for record in records:
-                    numbers.append(record.line_number)
-                    if record.fields is None:
-                        malformed.append(True)
-                        raw_lines.append(record.raw)
-                        for col in values:
-                            col.append(None)
-                    else:
-                        malformed.append(False)
-                        raw_lines.append(None)
-                        for pos, value in zip(positions, record.fields, strict=True):
-                            values[pos].append(value)
-                        for i in missing:
-                            values[i].append(None)
-                n = len(numbers)
-                arrays = [pa.array(v, pa.string()) for v in values]
-                arrays += [
-                    pa.array(raw_lines, pa.string()),
-                    pa.array(malformed, pa.bool_()),
-                    pa.array([rel] * n, pa.string()),
-                    pa.array(numbers, pa.int64()),
-                ]
-                names = [*columns, "_raw_line", "_malformed", "_source_file", "_line_number"]
-                yield pa.RecordBatch.from_arrays(arrays, names=names)
+                rel, sha = files[unquote(urlparse(uri).path)]
+                yield parse_file(rel, sha, content, columns)
 
     return parse
 
 
-def read_bronze_batch(spark: SparkSession, files: list[LandingFile], columns: list[str]) -> DataFrame:
-    """One row per data record of `files`: `columns` as raw text (null where a file lacks one), plus
-    `_raw_line`, `_malformed`, `_source_file`, `_line_number`. Files without records add no rows."""
+def bronze_schema(columns: list[str]):  # type: ignore[no-untyped-def]
     from pyspark.sql import types as T
 
-    schema = T.StructType(
+    return T.StructType(
         [T.StructField(c, T.StringType()) for c in columns]
         + [
             T.StructField("_raw_line", T.StringType()),
@@ -152,13 +238,43 @@ def read_bronze_batch(spark: SparkSession, files: list[LandingFile], columns: li
             T.StructField("_line_number", T.LongType(), False),
         ]
     )
+
+
+def read_bronze_batch(
+    spark: SparkSession, files: list[LandingFile], columns: list[str], driver_max_bytes: int = 0
+) -> tuple[DataFrame, dict[str, int] | None]:
+    """One row per data record of `files`: `columns` as raw text (null where a file lacks one), plus
+    `_raw_line`, `_malformed`, `_source_file`, `_line_number`. Files without records add no rows.
+
+    Returns the DataFrame and, when the files were parsed in the driver, the records per file.
+    A batch of at most `driver_max_bytes` is parsed here, in the driver, one file at a time: no Python
+    worker to start and no job to count records, which is most of the cost of a small delivery. A larger
+    one is parsed by Spark's Python workers, each reading its files itself.
+    """
+    schema = bronze_schema(columns)
     with_rows = [f for f in files if f.header is not None]
     if not with_rows:
-        return spark.createDataFrame([], schema)
-    lookup = {str(f.path.absolute()): (f.rel_path, f.sha256, f.header) for f in with_rows}
+        return spark.createDataFrame([], schema), {}
+    if sum(f.size for f in with_rows) <= driver_max_bytes:
+        import pyarrow as pa
+
+        batches = [parse_file(f.rel_path, f.sha256, f.path.read_bytes(), columns) for f in with_rows]
+        counts = {f.rel_path: b.num_rows for f, b in zip(with_rows, batches, strict=True)}
+        table = pa.Table.from_batches(batches)
+        return spark.createDataFrame(table, schema=schema), counts
+    lookup = {str(f.path.absolute()): (f.rel_path, f.sha256) for f in with_rows}
     raw = spark.read.format("binaryFile").load([str(f.path.absolute()) for f in with_rows])
     raw = raw.select("path", "content").repartition(min(len(with_rows), 64))
-    return raw.mapInArrow(_parser(lookup, columns), schema)
+    return raw.mapInArrow(_parser(lookup, columns), schema), None
 
 
-__all__ = ["TRIM_CHARS", "LandingFile", "check_header_names", "list_files", "read_bronze_batch"]
+__all__ = [
+    "TRIM_CHARS",
+    "Candidate",
+    "LandingFile",
+    "candidates",
+    "check_header_names",
+    "fingerprint",
+    "list_files",
+    "read_bronze_batch",
+]

@@ -3,13 +3,16 @@
     revenue = daily_revenue(silver_orders)
     ltv = customer_ltv(silver_customers, silver_orders)
 
-Both are pure and work on any subset: pass only the order dates or customers that changed and they
+Declared with `@table` (lakeforge.flows): the contracts say how each is written; `by` says which
+column's changed values an incremental run recomputes. Both are pure and work on any subset: pass only the order dates or customers that changed and they
 return exactly those rows of the full result.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from lakeforge.flows.api import table
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -30,6 +33,7 @@ def _counted(orders: DataFrame) -> Column:
     return F.col("status").isin(COUNTED_STATUSES)
 
 
+@table("gold.daily_revenue", inputs=["silver.orders"], by="order_date")
 def daily_revenue(orders: DataFrame) -> DataFrame:
     """One row per order_date present in `orders`."""
     from pyspark.sql import functions as F
@@ -50,6 +54,7 @@ def daily_revenue(orders: DataFrame) -> DataFrame:
 CUSTOMER_COLUMNS = ["customer_id", "first_name", "last_name", "email", "country", "signup_date", "updated_at"]
 
 
+@table("gold.customer_ltv", inputs=["silver.customers", "silver.orders"], by="customer_id")
 def customer_ltv(customers: DataFrame, orders: DataFrame) -> DataFrame:
     """One row per customer in `customers`, with the figures of its counted orders in `orders`."""
     from pyspark.sql import functions as F

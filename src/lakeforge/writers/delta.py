@@ -1,15 +1,20 @@
-"""SafeDeltaWriter: every Delta commit of lakeforge goes through here, and every commit is reconciled.
+"""SafeDeltaWriter: every Spark commit of lakeforge goes through here, and every commit is reconciled.
 
-    writer = SafeDeltaWriter(spark, catalog)
+    writer = SafeDeltaWriter(spark, catalog, hook=crashpoint)
     m = writer.write_with_merge(batch, "silver.orders", merge_keys=["order_id"],
-                                order_by=["updated_at", "_source_file", "_line_number"])
+                                order_by=["updated_at", "_source_file", "_line_number"], rows_in=n)
     m.inserted, m.updated, m.version
 
-Each method works out what must change before it commits (from the source and the target as it was),
-reads what did change from the commit's `operationMetrics`, and raises WriteReconciliationError on any
-difference. There is no whole-table overwrite: `write_with_replace_where` refuses an empty or
-always-true predicate and rows outside it. Creating a missing table is an explicit, logged step that
-uses the table's contract (schema, partitions, Change Data Feed).
+Each method reads what changed from the commit's own `operationMetrics` (through the Delta log, no
+Spark job) and raises WriteReconciliationError when it contradicts what was sent: the rows appended,
+the source rows a MERGE saw, rows deleted where none may be. There is no whole-table overwrite:
+`write_with_replace_where` refuses an empty or always-true predicate and rows outside it, and a full
+refresh is a MERGE that deletes the keys no longer produced. A missing table is created by its first
+write, from its contract (partitions, Change Data Feed, append-only), in that same commit.
+
+Every statement is one that also runs over Spark Connect: DataFrame writes and SQL `MERGE INTO`,
+never Delta's Python `DeltaTable` API. `hook(name)` is called before and after every commit (the
+crash-safety tests kill the process there).
 """
 
 from __future__ import annotations
@@ -17,20 +22,22 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
+from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
-from pathlib import Path
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from lakeforge.contracts.models import WriteMode
+from lakeforge import deltalog
+from lakeforge.contracts.models import TableContract, WriteMode
 from lakeforge.errors import LakeforgeError, WriteReconciliationError
-from lakeforge.pipeline.faults import crashpoint
+from lakeforge.results import WriteMetrics
 from lakeforge.spark import persisted
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from pyspark.sql import Column, DataFrame, SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
     from lakeforge.contracts.registry import Catalog
 
@@ -38,124 +45,93 @@ log = logging.getLogger(__name__)
 
 USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
 
-
-@dataclass(frozen=True)
-class WriteMetrics:
-    """What one commit did, as recorded in the run's metrics."""
-
-    table: str
-    mode: str
-    rows_in: int
-    inserted: int
-    updated: int
-    deleted: int
-    files_added: int
-    bytes_added: int
-    duration_s: float
-    version: int | None
-    skipped: bool = False
-    stale: int = 0  # merge source rows that matched a stored row and lost to it by the ordering
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+__all__ = ["SafeDeltaWriter", "WriteMetrics", "ordering_wins_sql"]
 
 
-def ordering_wins(new: list[Column], old: list[Column]) -> Column:
-    """`new` strictly wins over `old` by the lexicographic order of the paired columns (greater wins).
+def _q(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
 
-    ordering_wins([F.col("s.updated_at"), F.col("s._line_number")],
-                  [F.col("t.updated_at"), F.col("t._line_number")])
+
+def ordering_wins_sql(order_by: list[str], new: str = "s", old: str = "t") -> str:
+    """SQL: the `new` row strictly wins over the `old` one by the lexicographic order of `order_by`.
+
+    ordering_wins_sql(["updated_at", "_line_number"])
+    # (s.`updated_at` > t.`updated_at`) OR ((s.`updated_at` = t.`updated_at`) AND (s.`_line_number` > ...))
     """
-    condition: Column | None = None
-    for n, o in reversed(list(zip(new, old, strict=True))):
-        condition = (n > o) if condition is None else (n > o) | ((n == o) & condition)
-    assert condition is not None
+    condition = ""
+    for column in reversed(order_by):
+        n, o = f"{new}.{_q(column)}", f"{old}.{_q(column)}"
+        condition = f"({n} > {o})" if not condition else f"({n} > {o}) OR (({n} = {o}) AND ({condition}))"
     return condition
 
 
-def _aliased(alias: str, columns: list[str]) -> list[Column]:
-    from pyspark.sql import functions as F
-
-    return [F.col(f"{alias}.`{c}`") for c in columns]
+def _creation_options(contract: TableContract) -> dict[str, str]:
+    """Table properties a first write sets, from the contract."""
+    options = {"delta.appendOnly": "true" if contract.write_mode is WriteMode.APPEND else "false"}
+    if contract.change_data_feed:
+        options["delta.enableChangeDataFeed"] = "true"
+    return options
 
 
 class SafeDeltaWriter:
     """Writes contracts' tables through explicit modes, reconciling each commit's row counts."""
 
-    def __init__(self, spark: SparkSession, catalog: Catalog) -> None:
+    def __init__(
+        self, spark: SparkSession, catalog: Catalog, hook: Callable[[str], None] | None = None
+    ) -> None:
         self.spark = spark
         self.catalog = catalog
+        self.hook = hook or (lambda name: None)
 
-    # --- reading state -------------------------------------------------------------------------------
+    # --- reading state (the Delta log, no Spark job) -------------------------------------------------
     def path(self, table: str) -> str:
         return str(self.catalog.location(table))
 
     def exists(self, table: str) -> bool:
-        from delta.tables import DeltaTable
-
-        location = Path(self.path(table))
-        return (location / "_delta_log").is_dir() and DeltaTable.isDeltaTable(self.spark, str(location))
+        return deltalog.exists(self.path(table))
 
     def version(self, table: str) -> int | None:
         """The table's latest version, None when it does not exist."""
-        if not self.exists(table):
-            return None
-        return int(self._last_commit(table)["version"])
+        return deltalog.version(self.path(table))
 
     def _last_commit(self, table: str) -> dict[str, Any]:
-        from delta.tables import DeltaTable
-
-        row = (
-            DeltaTable.forPath(self.spark, self.path(table))
-            .history(1)
-            .select("version", "operation", "operationMetrics", "userMetadata")
-            .collect()[0]
-        )
-        return row.asDict()
+        return deltalog.last_commit(self.path(table))
 
     def history_metadata(self, table: str) -> list[tuple[int, dict[str, Any]]]:
         """(version, lakeforge user metadata) of every commit that carries it, newest first."""
-        from delta.tables import DeltaTable
-
-        if not self.exists(table):
-            return []
-        rows = (
-            DeltaTable.forPath(self.spark, self.path(table))
-            .history()
-            .where("userMetadata IS NOT NULL")
-            .select("version", "userMetadata")
-            .orderBy("version", ascending=False)
-            .collect()
-        )
         found = []
-        for row in rows:
-            try:
-                meta = json.loads(row["userMetadata"])
-            except ValueError:
-                continue
-            if isinstance(meta, dict) and "lakeforge" in meta:
-                found.append((int(row["version"]), meta["lakeforge"]))
+        for commit in deltalog.commits(self.path(table)):
+            meta = deltalog.lakeforge_metadata(commit)
+            if meta is not None:
+                found.append((int(commit["version"]), meta))
         return found
 
     # --- creating --------------------------------------------------------------------------------------
-    def create_if_missing(self, table: str, schema: Any | None = None) -> bool:
-        """Create an empty table from its contract (an explicit, logged step). True if it was created."""
-        from delta.tables import DeltaTable
+    def create_if_missing(self, table: str) -> bool:
+        """Create an empty table from its contract (`CREATE TABLE IF NOT EXISTS`). True if it was created.
 
+        The pipeline does not need this (a first write creates its table in the same commit); it is for
+        tables that must exist before they hold rows.
+        """
         if self.exists(table):
             return False
         contract = self.catalog.contract(table)
-        schema = schema or self.catalog.registry.get_schema(table)
-        builder = DeltaTable.createIfNotExists(self.spark).location(self.path(table)).addColumns(schema)
-        if contract.partition_by:
-            builder = builder.partitionedBy(*contract.partition_by)
-        if contract.change_data_feed:
-            builder = builder.property("delta.enableChangeDataFeed", "true")
-        builder = builder.property(
-            "delta.appendOnly", "true" if contract.write_mode is WriteMode.APPEND else "false"
+        columns = ", ".join(
+            f"{_q(f.name)} {f.dataType.simpleString()}{'' if f.nullable else ' NOT NULL'}"
+            for f in self.catalog.registry.get_schema(table).fields
         )
-        builder.comment(f"lakeforge contract {contract.table} v{contract.version}").execute()
-        crashpoint(f"create:{table}:after")
+        parts = (
+            f" PARTITIONED BY ({', '.join(_q(c) for c in contract.partition_by)})"
+            if contract.partition_by
+            else ""
+        )
+        props = ", ".join(f"'{k}' = '{v}'" for k, v in _creation_options(contract).items())
+        comment = f"lakeforge contract {contract.table} v{contract.version}"
+        self.spark.sql(
+            f"CREATE TABLE IF NOT EXISTS delta.{_q(self.path(table))} ({columns}) USING delta{parts} "
+            f"COMMENT '{comment}' TBLPROPERTIES ({props})"
+        )
+        self.hook(f"create:{table}:after")
         log.info("created Delta table %s at %s from contract v%s", table, self.path(table), contract.version)
         return True
 
@@ -229,6 +205,25 @@ class SafeDeltaWriter:
         extras = [c for c in df.columns if c not in names]
         return df.select(*names, *extras)
 
+    def _commit_append(
+        self, df: DataFrame, target: str, options: dict[str, str], metadata: dict[str, Any] | None
+    ) -> int | None:
+        """Append `df` in one commit (creating the table from its contract if missing); the version before."""
+        before = self.version(target)
+        writer = df.write.format("delta").mode("append").options(**options)
+        if before is None:
+            contract = self.catalog.contract(target)
+            writer = writer.options(**_creation_options(contract))
+            if contract.partition_by:
+                writer = writer.partitionBy(*contract.partition_by)
+        self.hook(f"commit:{target}:before")
+        with self._user_metadata(metadata):
+            writer.save(self.path(target))
+        self.hook(f"commit:{target}:after")
+        if before is None:
+            log.info("created Delta table %s at %s by its first write", target, self.path(target))
+        return before
+
     def _append(
         self,
         df: DataFrame,
@@ -236,21 +231,17 @@ class SafeDeltaWriter:
         rows_in: int,
         options: dict[str, str],
         metadata: dict[str, Any] | None,
+        mode: WriteMode = WriteMode.APPEND,
     ) -> tuple[WriteMetrics, dict[str, str]]:
-        """One append commit with its crash points; returns the commit's metrics (not yet checked)."""
+        """One append commit with its hooks; returns the commit's metrics (not yet checked)."""
         started = time.monotonic()
-        self.create_if_missing(target)
-        before = self.version(target)
-        crashpoint(f"commit:{target}:before")
-        with self._user_metadata(metadata):
-            df.write.format("delta").mode("append").options(**options).save(self.path(target))
-        crashpoint(f"commit:{target}:after")
-        return self._metrics(target, WriteMode.APPEND, rows_in, before, started)
+        before = self._commit_append(df, target, options, metadata)
+        return self._metrics(target, mode, rows_in, before, started)
 
     def append(
         self, df: DataFrame, target: str, *, expected_rows: int, metadata: dict[str, Any] | None = None
     ) -> WriteMetrics:
-        """A plain append of rows whose count the caller knows (records of this run: one row each)."""
+        """A plain append of rows whose count the caller knows (e.g. rows new by construction)."""
         df = self._conform(df, target, allow_additive=False)
         metrics, om = self._append(df, target, expected_rows, {}, metadata)
         self._check(target, "appended rows", expected_rows, metrics.inserted, om)
@@ -283,6 +274,50 @@ class SafeDeltaWriter:
         log.info("appended %s rows to %s (v%s)", rows_in, target, metrics.version)
         return metrics
 
+    def _check_unique(self, df: DataFrame, target: str, keys: list[str]) -> None:
+        dupes = df.groupBy(*keys).count().where("count > 1").limit(1).count()
+        if dupes:
+            raise LakeforgeError(f"merge into {target}: the source has more than one row per {keys}")
+
+    def _merge_sql(
+        self, df: DataFrame, target: str, keys: list[str], clauses: list[str], metadata: dict[str, Any] | None
+    ) -> None:
+        view = f"lakeforge_merge_{uuid.uuid4().hex[:12]}"
+        df.createOrReplaceTempView(view)
+        condition = " AND ".join(f"t.{_q(k)} <=> s.{_q(k)}" for k in keys)
+        statement = (
+            f"MERGE INTO delta.{_q(self.path(target))} AS t USING {view} AS s ON {condition} "
+            + " ".join(clauses)
+        )
+        try:
+            self.hook(f"commit:{target}:before")
+            with self._user_metadata(metadata):
+                self.spark.sql(statement)
+            self.hook(f"commit:{target}:after")
+        finally:
+            self.spark.catalog.dropTempView(view)
+
+    def _merge_metrics(
+        self, target: str, rows_in: int, before: int | None, started: float, deletes: bool = False
+    ) -> tuple[WriteMetrics, dict[str, str]]:
+        """A MERGE's metrics, reconciled: it saw every source row, changed at most that many, deleted none."""
+        metrics, om = self._metrics(target, WriteMode.MERGE, rows_in, before, started)
+        if metrics.skipped:
+            if rows_in:
+                self._check(target, "source rows seen by the MERGE", rows_in, 0, om)
+            return metrics, om
+        self._check(target, "source rows seen by the MERGE", rows_in, int(om.get("numSourceRows", "-1")), om)
+        changed = metrics.inserted + metrics.updated
+        if changed > rows_in:
+            raise WriteReconciliationError(
+                f"{target}: the MERGE of {rows_in} source rows reports {metrics.inserted} inserted and "
+                f"{metrics.updated} updated rows (operationMetrics {om})",
+                hint="the table may have been changed by another writer; inspect DESCRIBE HISTORY",
+            )
+        if not deletes:
+            self._check(target, "deleted rows", 0, metrics.deleted, om)
+        return replace(metrics, stale=rows_in - changed), om
+
     def write_with_merge(
         self,
         df: DataFrame,
@@ -291,76 +326,73 @@ class SafeDeltaWriter:
         *,
         order_by: list[str] | None = None,
         metadata: dict[str, Any] | None = None,
-        expected: tuple[int, int] | None = None,
+        rows_in: int | None = None,
+        unique_keys: bool = False,
     ) -> WriteMetrics:
         """Upsert by key. With `order_by`, a matched row is replaced only if the incoming one wins by it.
 
-        The source must hold at most one row per key. `expected` = (inserted, updated) when the caller has
-        already computed them; otherwise they are computed here from the source and the target.
+        The source must hold at most one row per key: checked here (one Spark job) unless the caller
+        guarantees it (`unique_keys=True`, e.g. after `latest_by`). `rows_in`: the source's row count when
+        the caller knows it. The commit's operationMetrics give inserted and updated rows; a source row
+        neither inserted nor updated lost to the stored row (`stale`).
         """
-        from delta.tables import DeltaTable
-        from pyspark.sql import functions as F
-
         started = time.monotonic()
         df = self._conform(df, target, allow_additive=False)
-        self.create_if_missing(target)
+        if not unique_keys:
+            self._check_unique(df, target, merge_keys)
+        rows_in = df.count() if rows_in is None else rows_in
         before = self.version(target)
-        target_df = self.spark.read.format("delta").load(self.path(target))
-        if expected is None:
-            dupes = df.groupBy(*merge_keys).count().where("count > 1").limit(1).count()
-            if dupes:
-                raise LakeforgeError(
-                    f"merge into {target}: the source has more than one row per {merge_keys}"
-                )
-            order = order_by or []
-            stored = target_df.select(
-                *merge_keys, *[F.col(c).alias(f"_t_{c}") for c in order], F.lit(True).alias("_t_matched")
-            )
-            joined = df.join(stored, on=merge_keys, how="left")
-            matched = F.col("_t_matched").isNotNull()
-            wins = (
-                ordering_wins([F.col(c) for c in order], [F.col(f"_t_{c}") for c in order])
-                if order
-                else F.lit(True)
-            )
-            counts = joined.select(
-                F.count(F.lit(1)).alias("rows_in"),
-                F.sum(F.when(~matched, 1).otherwise(0)).alias("inserted"),
-                F.sum(F.when(matched & wins, 1).otherwise(0)).alias("updated"),
-            ).collect()[0]
-            rows_in = int(counts["rows_in"])
-            exp_inserted, exp_updated = int(counts["inserted"] or 0), int(counts["updated"] or 0)
+        if before is None:  # nothing to match: the first write creates the table
+            metrics, om = self._append(df, target, rows_in, {}, metadata, mode=WriteMode.MERGE)
+            self._check(target, "inserted rows", rows_in, metrics.inserted, om)
         else:
-            exp_inserted, exp_updated = expected
-            rows_in = exp_inserted + exp_updated
-        condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in merge_keys)
-        builder = DeltaTable.forPath(self.spark, self.path(target)).alias("t").merge(df.alias("s"), condition)
-        if order_by:
-            builder = builder.whenMatchedUpdateAll(
-                condition=ordering_wins(_aliased("s", order_by), _aliased("t", order_by))
-            )
-        else:
-            builder = builder.whenMatchedUpdateAll()
-        builder = builder.whenNotMatchedInsertAll()
-        crashpoint(f"commit:{target}:before")
-        with self._user_metadata(metadata):
-            builder.execute()
-        crashpoint(f"commit:{target}:after")
-        metrics, om = self._metrics(target, WriteMode.MERGE, rows_in, before, started)
-        if not metrics.skipped:
-            self._check(target, "inserted rows", exp_inserted, metrics.inserted, om)
-            self._check(target, "updated rows", exp_updated, metrics.updated, om)
-            self._check(target, "deleted rows", 0, metrics.deleted, om)
-        elif exp_inserted or exp_updated:
-            self._check(target, "changed rows", exp_inserted + exp_updated, 0, om)
+            wins = f" AND ({ordering_wins_sql(order_by)})" if order_by else ""
+            clauses = [f"WHEN MATCHED{wins} THEN UPDATE SET *", "WHEN NOT MATCHED THEN INSERT *"]
+            self._merge_sql(df, target, merge_keys, clauses, metadata)
+            metrics, om = self._merge_metrics(target, rows_in, before, started)
         log.info(
-            "merged into %s: %s inserted, %s updated (v%s)",
+            "merged %s rows into %s: %s inserted, %s updated (v%s)",
+            rows_in,
             target,
-            exp_inserted,
-            exp_updated,
+            metrics.inserted,
+            metrics.updated,
             metrics.version,
         )
-        return replace(metrics, stale=rows_in - exp_inserted - exp_updated)
+        return metrics
+
+    def write_full(
+        self,
+        df: DataFrame,
+        target: str,
+        keys: list[str],
+        *,
+        rows_in: int | None = None,
+        metadata: dict[str, Any] | None = None,
+        unique_keys: bool = False,
+    ) -> WriteMetrics:
+        """Make the table hold exactly `df`: a MERGE that updates every key, inserts the new ones and deletes
+        the keys `df` no longer has. The safe form of a full refresh (never a blind overwrite).
+        """
+        started = time.monotonic()
+        df = self._conform(df, target, allow_additive=False)
+        if not unique_keys:
+            self._check_unique(df, target, keys)
+        rows_in = df.count() if rows_in is None else rows_in
+        before = self.version(target)
+        if before is None:
+            metrics, om = self._append(df, target, rows_in, {}, metadata, mode=WriteMode.MERGE)
+            self._check(target, "inserted rows", rows_in, metrics.inserted, om)
+            return metrics
+        clauses = [
+            "WHEN MATCHED THEN UPDATE SET *",
+            "WHEN NOT MATCHED THEN INSERT *",
+            "WHEN NOT MATCHED BY SOURCE THEN DELETE",
+        ]
+        self._merge_sql(df, target, keys, clauses, metadata)
+        metrics, om = self._merge_metrics(target, rows_in, before, started, deletes=True)
+        self._check(target, "inserted and updated rows", rows_in, metrics.inserted + metrics.updated, om)
+        log.info("refreshed %s: %s rows, %s deleted (v%s)", target, rows_in, metrics.deleted, metrics.version)
+        return metrics
 
     def insert_new(
         self, df: DataFrame, target: str, keys: list[str], *, metadata: dict[str, Any] | None = None
@@ -374,10 +406,12 @@ class SafeDeltaWriter:
 
         started = time.monotonic()
         df = self._conform(df, target, allow_additive=False)
-        self.create_if_missing(target)
         before = self.version(target)
-        target_keys = self.spark.read.format("delta").load(self.path(target)).select(*keys).distinct()
-        fresh = df.join(target_keys, on=[df[k].eqNullSafe(target_keys[k]) for k in keys], how="left_anti")
+        if before is None:
+            fresh = df
+        else:
+            target_keys = self.spark.read.format("delta").load(self.path(target)).select(*keys).distinct()
+            fresh = df.join(target_keys, on=[df[k].eqNullSafe(target_keys[k]) for k in keys], how="left_anti")
         with persisted(fresh) as fresh:
             stats = (
                 fresh.groupBy(*keys).count().agg(F.sum("count").alias("rows"), F.max("count").alias("most"))
@@ -400,10 +434,7 @@ class SafeDeltaWriter:
                 )
             if int(counted["most"]) > 1:
                 raise LakeforgeError(f"insert into {target}: the new rows hold a key more than once ({keys})")
-            crashpoint(f"commit:{target}:before")
-            with self._user_metadata(metadata):
-                fresh.write.format("delta").mode("append").save(self.path(target))
-            crashpoint(f"commit:{target}:after")
+            self._commit_append(fresh, target, {}, metadata)
         metrics, om = self._metrics(target, WriteMode.INSERT_ONLY, expected, before, started)
         self._check(target, "inserted rows", expected, metrics.inserted, om)
         return metrics
@@ -419,7 +450,12 @@ class SafeDeltaWriter:
         return True
 
     def write_with_replace_where(
-        self, df: DataFrame, target: str, predicate: str, *, metadata: dict[str, Any] | None = None
+        self,
+        df: DataFrame,
+        target: str,
+        predicate: str,
+        *,
+        metadata: dict[str, Any] | None = None,
     ) -> WriteMetrics:
         """Replace exactly the rows matching `predicate` (a partition-scoped overwrite) with `df`."""
         from pyspark.sql import functions as F
@@ -431,8 +467,6 @@ class SafeDeltaWriter:
                 hint="scope it to the partitions that changed",
             )
         df = self._conform(df, target, allow_additive=False)
-        self.create_if_missing(target)
-        before = self.version(target)
         counts = df.select(
             F.count(F.lit(1)).alias("n"),
             F.sum(F.when(~F.coalesce(F.expr(predicate), F.lit(False)), 1).otherwise(0)).alias("outside"),
@@ -442,8 +476,13 @@ class SafeDeltaWriter:
             raise LakeforgeError(
                 f"replaceWhere on {target} refused: {outside} of {rows_in} rows fall outside {predicate!r}"
             )
+        before = self.version(target)
+        if before is None:  # nothing to replace: the first write creates the table
+            metrics, om = self._append(df, target, rows_in, {}, metadata, mode=WriteMode.REPLACE_WHERE)
+            self._check(target, "written rows", rows_in, metrics.inserted, om)
+            return metrics
         replaced = self.spark.read.format("delta").load(self.path(target)).where(predicate).count()
-        crashpoint(f"commit:{target}:before")
+        self.hook(f"commit:{target}:before")
         with self._user_metadata(metadata):
             (
                 df.write.format("delta")
@@ -451,7 +490,7 @@ class SafeDeltaWriter:
                 .option("replaceWhere", predicate)
                 .save(self.path(target))
             )
-        crashpoint(f"commit:{target}:after")
+        self.hook(f"commit:{target}:after")
         metrics, om = self._metrics(target, WriteMode.REPLACE_WHERE, rows_in, before, started)
         # rows of rewritten files that do not match the predicate are copied, and counted in numOutputRows
         written = int(om.get("numOutputRows", "0") or 0) - int(om.get("numCopiedRows", "0") or 0)
@@ -462,18 +501,7 @@ class SafeDeltaWriter:
             )
         removed = int(om["numDeletedRows"] or 0)
         self._check(target, "replaced rows", replaced, removed, om)
-        metrics = WriteMetrics(
-            table=target,
-            mode=WriteMode.REPLACE_WHERE.value,
-            rows_in=rows_in,
-            inserted=rows_in,
-            updated=0,
-            deleted=replaced,
-            files_added=metrics.files_added,
-            bytes_added=metrics.bytes_added,
-            duration_s=metrics.duration_s,
-            version=metrics.version,
-        )
+        metrics = replace(metrics, inserted=rows_in, updated=0, deleted=replaced)
         log.info(
             "replaced %s rows of %s where %s with %s rows (v%s)",
             replaced,

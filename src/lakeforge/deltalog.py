@@ -1,0 +1,122 @@
+"""Read a Delta table's metadata without Spark: versions, commits, row counts, small tables (delta-rs).
+
+    version(uri)                 # 7, or None when there is no table
+    last_commit(uri)             # {"version": 7, "operation": "MERGE", "operationMetrics": {...}, ...}
+    read_arrow(uri)              # a small unpartitioned table as a pyarrow.Table
+    append_arrow(uri, table)     # one append commit (the operations records)
+
+The planner decides from this alone whether a run has work, so a run with nothing to do never starts a
+JVM; the writer reads each commit's operationMetrics here instead of running a Spark job.
+
+Data is read with pyarrow from the files delta-rs lists, never through delta-rs's own scan: on this
+machine `DeltaTable.to_pyarrow_table()` aborts the interpreter at exit in most short processes
+("terminate called without an active exception"); metadata calls and `write_deltalake` do not.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+
+class UnsupportedTable(Exception):
+    """A table this light reader cannot read exactly (deletion vectors, partitions)."""
+
+
+def _open(uri: str, version: int | None = None) -> DeltaTable | None:
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        return DeltaTable(uri, version=version)
+    except TableNotFoundError:
+        return None
+
+
+def exists(uri: str) -> bool:
+    return _open(uri) is not None
+
+
+def version(uri: str) -> int | None:
+    """The latest version of the table at `uri`, None when there is none."""
+    table = _open(uri)
+    return None if table is None else int(table.version())
+
+
+def last_commit(uri: str) -> dict[str, Any]:
+    """The newest commit's info: version, operation, operationParameters, operationMetrics, userMetadata."""
+    table = _open(uri)
+    if table is None:
+        raise FileNotFoundError(f"no Delta table at {uri}")
+    info = dict(table.history(1)[0])
+    info["version"] = int(info.get("version", table.version()))
+    return info
+
+
+def commits(uri: str, limit: int | None = None) -> list[dict[str, Any]]:
+    """Commit infos, newest first (all, or the last `limit`)."""
+    table = _open(uri)
+    if table is None:
+        return []
+    return [dict(c) for c in table.history(limit)]
+
+
+def lakeforge_metadata(commit: dict[str, Any]) -> dict[str, Any] | None:
+    """The `{"lakeforge": {...}}` user metadata lakeforge puts on its Spark commits, if any."""
+    raw = commit.get("userMetadata")
+    if not raw:
+        return None
+    try:
+        meta = json.loads(raw)
+    except ValueError:
+        return None
+    if isinstance(meta, dict) and isinstance(meta.get("lakeforge"), dict):
+        return dict(meta["lakeforge"])
+    return None
+
+
+def row_count(uri: str) -> int | None:
+    """Rows of the current version from the file statistics in the log (no data read); None: no table."""
+    table = _open(uri)
+    if table is None:
+        return None
+    adds = table.get_add_actions(flatten=True)
+    column = adds.column("num_records")
+    return int(sum(v or 0 for v in column.to_pylist())) if adds.num_rows else 0
+
+
+def read_arrow(uri: str, columns: list[str] | None = None) -> pa.Table | None:
+    """Every row of a small, unpartitioned table without deletion vectors; None when there is no table."""
+    import pyarrow.parquet as pq
+
+    table = _open(uri)
+    if table is None:
+        return None
+    if table.metadata().partition_columns:
+        raise UnsupportedTable(f"{uri} is partitioned; read it with Spark")
+    features = table.protocol().reader_features or []
+    if "deletionVectors" in features:
+        raise UnsupportedTable(f"{uri} uses deletion vectors; read it with Spark")
+    schema = table.schema().to_arrow()
+    files = table.file_uris()
+    if not files:
+        import pyarrow as pa
+
+        empty = pa.schema(schema)
+        return empty.empty_table().select(columns) if columns else empty.empty_table()
+    return pq.read_table(files, columns=columns, schema=None)
+
+
+def append_arrow(uri: str, data: pa.Table, metadata: dict[str, Any] | None = None) -> int:
+    """Append `data` in one commit (creating the table with its schema if needed); returns the version."""
+    from deltalake import CommitProperties, write_deltalake
+
+    props = CommitProperties(custom_metadata={"lakeforge": json.dumps(metadata)}) if metadata else None
+    write_deltalake(uri, data, mode="append", commit_properties=props)
+    found = version(uri)
+    assert found is not None
+    return found

@@ -1,0 +1,442 @@
+"""The one place that wires read -> transform -> gate -> write, for any flow of the graph (SPEC §1-§5).
+
+    engine = Engine(spark, settings, ctx, graph, state, report, hook=crashpoint)
+    engine.run(steps)        # the planned steps of one stage: prepare and gate them all, then publish
+
+Three kinds of flow, all derived from declarations:
+- ingest (landing -> bronze): one append per source under Delta's txnAppId/txnVersion; the commit's
+  metadata lists its files, so the ledger can be repaired from bronze's history after a crash.
+- cleanse (bronze -> silver + quarantine): the bronze rows after the watermark (Change Data Feed), or
+  all of bronze when there is no valid watermark; rules, reasons, dedupe, gates, then a guarded MERGE.
+- derive (tables -> a declared table): only the `by` values that changed in an input are recomputed
+  and merged or replaced; without a valid watermark the table is recomputed whole.
+Every gate of a stage passes before any of its tables is written.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from lakeforge.contracts.models import WriteMode
+from lakeforge.errors import ContractViolation, QualityGateFailed
+from lakeforge.ops.events import VALIDATED
+from lakeforge.quality.gates import QualityGate
+from lakeforge.results import FileRecord, GateResult, Reconciliation, RunReport, Watermark
+from lakeforge.sources.landing import read_bronze_batch
+from lakeforge.spark import persisted
+from lakeforge.transforms import silver as silver_t
+from lakeforge.writers.delta import SafeDeltaWriter
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pyspark.sql import DataFrame, SparkSession
+
+    from lakeforge.config.models import Settings
+    from lakeforge.flows.graph import FlowGraph
+    from lakeforge.pipeline.context import RunContext
+    from lakeforge.pipeline.planner import LakehouseState, Step
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Prepared:
+    """A step's gated result, waiting to be published."""
+
+    step: Step
+    publish: Callable[[], None]
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+def quality_gate(settings: Settings, ctx: RunContext, graph: FlowGraph) -> QualityGate:
+    docs = settings.paths.lakehouse / "_ops" / "data_docs" if settings.quality.data_docs else None
+    return QualityGate(graph.registry, docs_dir=docs, run_name=ctx.run_id)
+
+
+def planned_checks(steps: list[Step]) -> list[tuple[str, str]]:
+    """(suite, table) of every Great Expectations check the steps will run."""
+    checks = []
+    for s in steps:
+        if s.kind in ("cleanse", "derive"):
+            checks.append((f"{s.target}.batch", s.target))
+        elif s.kind == "validate":
+            checks.append((f"{s.target}.published", s.target))
+    return checks
+
+
+def sql_literal(value: Any) -> str:
+    if isinstance(value, datetime):
+        return f"TIMESTAMP'{value.isoformat(sep=' ')}'"
+    if isinstance(value, date):
+        return f"DATE'{value.isoformat()}'"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class Engine:
+    def __init__(
+        self,
+        spark: SparkSession,
+        settings: Settings,
+        ctx: RunContext,
+        graph: FlowGraph,
+        state: LakehouseState,
+        report: RunReport,
+        hook: Callable[[str], None] | None = None,
+        quality: QualityGate | None = None,
+    ) -> None:
+        self.spark = spark
+        self.settings = settings
+        self.ctx = ctx
+        self.graph = graph
+        self.registry = graph.registry
+        self.state = state
+        self.report = report
+        self.catalog = state.catalog
+        self.writer = SafeDeltaWriter(spark, self.catalog, hook)
+        self.quality = quality or quality_gate(settings, ctx, graph)
+
+    # --- reading -----------------------------------------------------------------------------------------
+    def read(self, table: str, version: int | None) -> DataFrame:
+        """The table at `version`; an empty DataFrame of the contract's schema when it has no version."""
+        if version is None:
+            return self.spark.createDataFrame([], self.registry.get_schema(table))
+        return self.spark.read.format("delta").option("versionAsOf", version).load(self.catalog.uri(table))
+
+    def changes(self, table: str, after: int | None, upto: int) -> DataFrame:
+        """Rows of `table` changed in versions (after, upto] (Change Data Feed; after None: from v0)."""
+        return (
+            self.spark.read.format("delta")
+            .option("readChangeFeed", "true")
+            .option("startingVersion", 0 if after is None or after < 0 else after + 1)
+            .option("endingVersion", upto)
+            .load(self.catalog.uri(table))
+        )
+
+    def _metadata(self, **extra: Any) -> dict[str, Any]:
+        return {"run_id": self.ctx.run_id, "command": self.ctx.command, **extra}
+
+    def _mark(self, consumer: str, input_: str, input_version: int | None) -> None:
+        mark = Watermark(
+            consumer, input_, -1 if input_version is None else input_version, self.state.version(consumer)
+        )
+        self.report.watermarks.append(mark)
+        self.state.add(self.report)
+
+    def _written(self, table: str) -> None:
+        self.state.refresh(table)
+
+    # --- gates -------------------------------------------------------------------------------------------
+    def _gate(self, result: GateResult) -> None:
+        self.report.gates.append(result)
+        if not result.success:
+            raise QualityGateFailed(
+                f"suite {result.suite} on {result.table} failed: " + "; ".join(result.failures),
+                hint="nothing was published; fix the data (bronze keeps it) and rerun",
+            )
+
+    def _ratio_gate(self, recon: Reconciliation, quarantine: str) -> None:
+        quarantined, records = recon.quarantined or 0, recon.records_read or 0
+        ratio = quarantined / records if records else 0.0
+        limit = self.settings.quality.max_quarantine_ratio
+        failures = []
+        if ratio > limit:
+            failures.append(
+                f"quarantine ratio {ratio:.4f} ({quarantined} of {records} records) "
+                f"exceeds quality.max_quarantine_ratio {limit}"
+            )
+        self._gate(GateResult(f"{quarantine}.ratio", quarantine, not failures, 1, len(failures), failures))
+
+    # --- one stage -----------------------------------------------------------------------------------------
+    def run(self, steps: list[Step]) -> None:
+        """Prepare (read, transform, gate) every step, then publish them all."""
+        if not steps:
+            return
+        kind = steps[0].kind
+        if kind == "ingest":
+            for step in steps:
+                self._ingest(step)
+            return
+        if kind == "validate":
+            self._validate(steps)
+            return
+        with ExitStack() as stack:
+            prepared = [
+                self._prepare_cleanse(s, stack) if s.kind == "cleanse" else self._prepare_derive(s, stack)
+                for s in steps
+            ]
+            for p in prepared:
+                p.publish()
+
+    # --- ingest: landing -> bronze ------------------------------------------------------------------------
+    def _ingest(self, step: Step) -> None:
+        from pyspark.sql import functions as F
+
+        assert step.source is not None
+        table = step.target
+        contract = self.registry.get(table)
+        recon = Reconciliation(
+            source=step.source, stage="ingest", files=len(step.files), records_read=0, bronze_added=0
+        )
+        self.report.reconciliation.append(recon)
+        self.report.files.extend(step.duplicates)
+        if not step.files:
+            self.state.add(self.report)
+            return
+        columns = [c.name for c in contract.source_columns] + step.extras
+        parsed, counted = read_bronze_batch(
+            self.spark, step.files, columns, self.settings.landing.driver_parse_max_bytes
+        )
+        batch = parsed.withColumns(
+            {
+                "_ingested_at": F.lit(self.ctx.clock).cast("timestamp"),
+                "_run_id": F.lit(self.ctx.run_id),
+                "ingest_date": F.lit(self.ctx.clock.date()),
+            }
+        )
+        with ExitStack() as stack:
+            if counted is None:  # parsed by the workers: cache the batch, count its records per file
+                batch = stack.enter_context(persisted(batch))
+                counted = {
+                    r["_source_file"]: int(r["n"])
+                    for r in batch.groupBy("_source_file").agg(F.count(F.lit(1)).alias("n")).collect()
+                }
+            per_file = counted
+            total = sum(per_file.values())
+            recon.records_read = total
+            listed: list[dict[str, Any]] = [
+                {
+                    "path": f.rel_path,
+                    "sha256": f.sha256,
+                    "size": f.size,
+                    "mtime_ns": f.mtime_ns,
+                    "rows": per_file.get(f.rel_path, 0),
+                }
+                for f in step.files
+            ]
+            version = None
+            if total:
+                before = self.state.version(table)
+                metrics = self.writer.append_idempotent(
+                    batch,
+                    table,
+                    app_id=f"lakeforge-ingest-{step.source}",
+                    version=0 if before is None else before + 1,
+                    expected_rows=total,
+                    allow_additive=bool(step.extras),
+                    metadata=self._metadata(files=listed),
+                )
+                self.report.writes.append(metrics)
+                recon.bronze_added = metrics.inserted
+                version = metrics.version
+                self._written(table)
+        for f in listed:
+            self.report.files.append(
+                FileRecord(
+                    step.source, f["path"], f["size"], f["mtime_ns"], f["sha256"], f["rows"], version,
+                    self.ctx.run_id,
+                )
+            )  # fmt: skip
+        self.state.add(self.report)
+        log.info("ingested %s records of %s file(s) into %s", total, len(step.files), table)
+
+    # --- cleanse: bronze -> silver + quarantine ------------------------------------------------------------
+    def _prepare_cleanse(self, step: Step, stack: ExitStack) -> _Prepared:
+        from pyspark.sql import functions as F
+
+        source = self.graph.source(step.source or "")
+        assert source.silver is not None and source.quarantine is not None
+        bronze_c, silver_c = self.registry.get(source.bronze), self.registry.get(source.silver)
+        after, upto = step.inputs[source.bronze]
+        assert upto is not None
+        if after is None:
+            log.info("%s: no valid watermark on %s, reading all of v%s", source.silver, source.bronze, upto)
+            increment = self.read(source.bronze, upto)
+        else:
+            increment = (
+                self.changes(source.bronze, after, upto)
+                .where("_change_type = 'insert'")
+                .drop("_change_type", "_commit_version", "_commit_timestamp")
+            )
+        checked = stack.enter_context(persisted(increment.transform(silver_t.with_reasons(bronze_c))))
+        counts = checked.select(
+            F.count(F.lit(1)).alias("records"),
+            F.sum(F.when(F.size("_reasons") == 0, 1).otherwise(0)).alias("valid"),
+            F.sum(F.when(F.size("_reasons") > 0, 1).otherwise(0)).alias("quarantined"),
+        ).collect()[0]
+        recon = Reconciliation(
+            source=source.source,
+            stage="transform",
+            records_read=int(counts["records"]),
+            valid=int(counts["valid"] or 0),
+            quarantined=int(counts["quarantined"] or 0),
+        )
+        self._ratio_gate(recon, source.quarantine)
+        valid = checked.transform(silver_t.valid_rows).transform(silver_t.typed(bronze_c, silver_c))
+        winners = stack.enter_context(
+            persisted(valid.transform(silver_t.latest_by(silver_c.keys, silver_c.order_by)))
+        )
+        n_winners = winners.count() if recon.valid else 0
+        if n_winners:
+            self._gate(self.quality.check(winners, source.silver, suite=f"{source.silver}.batch"))
+
+        def publish() -> None:
+            self._publish_cleanse(step, checked, winners, n_winners, recon, incremental=after is not None)
+
+        return _Prepared(step, publish)
+
+    def _publish_cleanse(
+        self,
+        step: Step,
+        checked: DataFrame,
+        winners: DataFrame,
+        n_winners: int,
+        recon: Reconciliation,
+        *,
+        incremental: bool,
+    ) -> None:
+        source = self.graph.source(step.source or "")
+        assert source.silver is not None and source.quarantine is not None
+        silver_c = self.registry.get(source.silver)
+        quarantine_c = self.registry.get(source.quarantine)
+        _, upto = step.inputs[source.bronze]
+        if recon.quarantined:
+            rows = checked.transform(silver_t.quarantine_rows(quarantine_c, self.ctx.clock, self.ctx.run_id))
+            meta = self._metadata()
+            if incremental:  # rows after a valid watermark are new to quarantine by construction
+                m = self.writer.append(
+                    rows, source.quarantine, expected_rows=recon.quarantined, metadata=meta
+                )
+            else:  # a recompute (first run, crash, deleted table): insert only what is not there
+                m = self.writer.insert_new(rows, source.quarantine, quarantine_c.keys, metadata=meta)
+            self.report.writes.append(m)
+            self._written(source.quarantine)
+        inserted = updated = stale = 0
+        if n_winners:
+            m = self.writer.write_with_merge(
+                winners,
+                source.silver,
+                silver_c.keys,
+                order_by=silver_c.order_by,
+                metadata=self._metadata(),
+                rows_in=n_winners,
+                unique_keys=True,  # latest_by keeps one row per key
+            )
+            self.report.writes.append(m)
+            inserted, updated, stale = m.inserted, m.updated, m.stale
+            self._written(source.silver)
+        recon.inserted, recon.updated = inserted, updated
+        recon.superseded = ((recon.valid or 0) - n_winners) + stale
+        self.report.reconciliation.append(recon)
+        for out in source.outputs:
+            self._mark(out, source.bronze, upto)
+        if not recon.balanced:
+            raise ContractViolation(f"reconciliation of {source.source} does not balance: {recon.to_dict()}")
+
+    # --- derive: tables -> a declared table ---------------------------------------------------------------
+    def _prepare_derive(self, step: Step, stack: ExitStack) -> _Prepared:
+        from pyspark.sql import functions as F
+
+        resolved = step.flow
+        assert resolved is not None
+        target, contract = resolved.table, resolved.contract
+        frames = [self.read(name, step.inputs[name][1]) for name in resolved.inputs]
+        exists = self.state.version(target) is not None
+        windows = step.inputs.values()
+        incremental = (
+            resolved.incremental
+            and exists
+            and all(
+                after is not None and (upto is None and after == -1 or upto is not None and after <= upto)
+                for after, upto in windows
+            )
+        )
+
+        def mark_all() -> None:
+            for name in resolved.inputs:
+                self._mark(target, name, step.inputs[name][1])
+
+        if not incremental:
+            log.info("%s: recomputed whole (%s)", target, step.reason)
+            result = stack.enter_context(persisted(resolved.flow.compute(frames)))
+            n = result.count()
+            if n:
+                self._gate(self.quality.check(result, target, suite=f"{target}.batch"))
+
+            def publish_full() -> None:
+                if n or exists:
+                    m = self.writer.write_full(
+                        result, target, contract.keys, rows_in=n, metadata=self._metadata(), unique_keys=True
+                    )
+                    self.report.writes.append(m)
+                    self._written(target)
+                mark_all()
+
+            return _Prepared(step, publish_full)
+
+        by = resolved.by
+        assert by is not None
+        parts = [
+            self.changes(name, after, upto).select(by)
+            for name, (after, upto) in step.inputs.items()
+            if upto is not None and after is not None and after < upto
+        ]
+        values: list[Any] = []
+        if parts:
+            union = parts[0]
+            for part in parts[1:]:
+                union = union.unionByName(part)
+            values = sorted(r[by] for r in union.where(F.col(by).isNotNull()).distinct().collect())
+        if not values:
+            return _Prepared(step, mark_all)
+        scoped = [frame.where(F.col(by).isin(values)) for frame in frames]
+        result = stack.enter_context(persisted(resolved.flow.compute(scoped)))
+        n = result.count()
+        if n:
+            self._gate(self.quality.check(result, target, suite=f"{target}.batch"))
+
+        def publish() -> None:
+            meta = self._metadata()
+            if contract.write_mode is WriteMode.REPLACE_WHERE:
+                predicate = f"`{by}` IN ({', '.join(sql_literal(v) for v in values)})"
+                m = self.writer.write_with_replace_where(result, target, predicate, metadata=meta)
+            else:
+                if not n:
+                    mark_all()
+                    return
+                m = self.writer.write_with_merge(
+                    result, target, contract.keys, metadata=meta, rows_in=n, unique_keys=True
+                )
+            self.report.writes.append(m)
+            self._written(target)
+            mark_all()
+
+        log.info("%s: recomputing %s value(s) of %s", target, len(values), by)
+        return _Prepared(step, publish)
+
+    # --- validate: whole published tables -----------------------------------------------------------------
+    def _validate(self, steps: list[Step]) -> None:
+        failures = []
+        for step in steps:
+            version = self.state.version(step.target)
+            result = self.quality.check(
+                self.read(step.target, version), step.target, suite=f"{step.target}.published"
+            )
+            self.report.gates.append(result)
+            if result.success:
+                self._mark(VALIDATED, step.target, version)
+            else:
+                failures.append(result)
+        if failures:
+            raise QualityGateFailed(
+                "; ".join(f"{r.table}: {', '.join(r.failures)}" for r in failures),
+                hint="the published tables break their contracts; investigate before the next load",
+            )

@@ -1,0 +1,179 @@
+"""lakeforge.pipeline.planner: what a run will do, from the landing zone, the ledger and table versions.
+
+No Spark anywhere in this file: planning must never need a JVM.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from lakeforge.contracts.registry import Catalog, ContractRegistry
+from lakeforge.errors import ContractViolation, SchemaDriftError
+from lakeforge.flows import FlowGraph, load_declarations
+from lakeforge.ops.events import EVENTS, EventLog, RunInfo, append_events, run_events
+from lakeforge.pipeline.planner import LakehouseState, plan_run
+from lakeforge.results import FileRecord, RunReport, Watermark
+
+ORDERS = "order_id,customer_id,order_ts,status,total_amount,updated_at\nO1,C1,2026-03-01T10:00:00Z,placed,1.00,2026-03-01T10:00:00Z\n"
+GRAPH = FlowGraph.build(ContractRegistry.default(), load_declarations(["lakeforge.transforms.gold"]))
+
+
+def state(
+    tmp_path: Path, log: EventLog | None = None, versions: dict[str, int | None] | None = None
+) -> LakehouseState:
+    s = LakehouseState.load(Catalog(tmp_path / "lake", GRAPH.registry), GRAPH)
+    if log is not None:
+        s.events = log
+    s.versions.update(versions or {})
+    return s
+
+
+def write(landing: Path, rel: str, text: str) -> Path:
+    path = landing / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def record(path: Path, rel: str, bronze_version: int = 0) -> FileRecord:
+    data = path.read_bytes()
+    return FileRecord("orders", rel, len(data), path.stat().st_mtime_ns, hashlib.sha256(data).hexdigest(), 1,
+                      bronze_version, "r0")  # fmt: skip
+
+
+def test_an_empty_lakehouse_plans_every_flow_in_stage_order(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    write(landing, "orders/orders_1.csv", ORDERS)
+    report = RunReport()
+    plan = plan_run("full", GRAPH, state(tmp_path), report, landing=landing)
+    assert [(s.stage, s.kind, s.target) for s in plan.steps] == [
+        ("ingest", "ingest", "bronze.orders"),
+        ("transform", "cleanse", "silver.orders"),
+        ("load", "derive", "gold.customer_ltv"),
+        ("load", "derive", "gold.daily_revenue"),
+    ]
+    assert plan.steps[0].reason == "1 new file(s): orders_1.csv"
+    assert [f.rel_path for f in plan.steps[0].files] == ["orders/orders_1.csv"]
+
+
+def test_files_in_the_ledger_are_recognised_by_size_and_mtime_without_reading(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    path = write(landing, "orders/orders_1.csv", ORDERS)
+    known = EventLog(files=[record(path, "orders/orders_1.csv")])
+    versions = {"bronze.orders": 0}
+    path.chmod(0)  # unreadable: recognising it must not open it
+    try:
+        report = RunReport()
+        plan = plan_run("ingest", GRAPH, state(tmp_path, known, versions), report, landing=landing)
+    finally:
+        path.chmod(0o644)
+    assert plan.steps == [] and report.skipped_files == ["orders/orders_1.csv"]
+    # --verify-landing re-hashes it: same content, still skipped
+    report = RunReport()
+    plan = plan_run("ingest", GRAPH, state(tmp_path, known, versions), report, landing=landing, verify=True)
+    assert plan.steps == [] and report.skipped_files == ["orders/orders_1.csv"]
+
+
+def test_a_changed_file_is_refused_naming_it(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    path = write(landing, "orders/orders_1.csv", ORDERS)
+    known = EventLog(files=[record(path, "orders/orders_1.csv")])
+    path.write_text(ORDERS + "O2,C1,2026-03-01T10:00:00Z,placed,2.00,2026-03-01T10:00:00Z\n")
+    with pytest.raises(
+        ContractViolation, match=r"orders/orders_1\.csv was ingested before with SHA-256"
+    ) as err:
+        plan_run("ingest", GRAPH, state(tmp_path, known, {"bronze.orders": 0}), RunReport(), landing=landing)
+    assert err.value.exit_code == 4
+
+
+def test_a_copy_under_another_name_is_recorded_not_loaded(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    write(landing, "orders/orders_1.csv", ORDERS)
+    write(landing, "orders/orders_2.csv", ORDERS)
+    report = RunReport()
+    (step,) = plan_run("ingest", GRAPH, state(tmp_path), report, landing=landing).steps
+    assert [f.rel_path for f in step.files] == ["orders/orders_1.csv"]
+    assert [(d.path, d.duplicate_of, d.rows) for d in step.duplicates] == [
+        ("orders/orders_2.csv", "orders/orders_1.csv", 0)
+    ]
+    assert report.warnings == [
+        "orders/orders_2.csv has the same content as orders/orders_1.csv: recorded as a copy, not loaded"
+    ]
+
+
+def test_files_that_do_not_count_or_have_not_arrived(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    write(landing, "orders/.orders_1.csv", ORDERS)
+    write(landing, "orders/_orders_2.csv", ORDERS)
+    write(landing, "orders/orders_3.txt", ORDERS)
+    write(landing, "orders/orders_4.csv", "")
+    target = write(tmp_path / "elsewhere", "secret.csv", "password\nhunter2\n")
+    os.symlink(target, landing / "orders" / "orders_5.csv")
+    report = RunReport()
+    plan = plan_run("ingest", GRAPH, state(tmp_path), report, landing=landing)
+    assert plan.steps == []
+    assert report.warnings == [
+        "orders/orders_4.csv is empty (0 bytes): not arrived yet, left for a later run",
+        "orders/orders_5.csv is a symbolic link: skipped (links are never followed)",
+    ]
+    assert "hunter2" not in " ".join(report.warnings) and "secret" not in " ".join(report.warnings)
+
+
+def test_a_missing_required_column_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    write(landing, "orders/orders_1.csv", "order_id,customer_id\nO1,C1\n")
+    report = RunReport()
+    with pytest.raises(SchemaDriftError, match=r"column 'order_ts' \(string\) of bronze\.orders is missing"):
+        plan_run("full", GRAPH, state(tmp_path), report, landing=landing)
+    assert {(e.column, action) for e, action in report.drift} >= {("order_ts", "refused")}
+
+
+def test_watermarks_decide_what_is_up_to_date(tmp_path: Path) -> None:
+    versions = {"bronze.orders": 3, "silver.orders": 5, "quarantine.orders": 2}
+    marks = [
+        Watermark("silver.orders", "bronze.orders", 3, 5),
+        Watermark("quarantine.orders", "bronze.orders", 3, 2),
+    ]
+    plan = plan_run("transform", GRAPH, state(tmp_path, EventLog(watermarks=marks), versions), RunReport(),
+                    landing=tmp_path)  # fmt: skip
+    assert plan.steps == []
+    # bronze moved on: the increment after the watermark
+    plan = plan_run("transform", GRAPH, state(tmp_path, EventLog(watermarks=marks), {**versions, "bronze.orders": 4}),
+                    RunReport(), landing=tmp_path)  # fmt: skip
+    (step,) = plan.steps
+    assert (step.target, step.inputs, step.reason) == (
+        "silver.orders",
+        {"bronze.orders": (3, 4)},
+        "bronze.orders v4..v4 new",
+    )
+    # silver was written (or restored) behind the log's back: its mark no longer describes it
+    plan = plan_run("transform", GRAPH, state(tmp_path, EventLog(watermarks=marks), {**versions, "silver.orders": 6}),
+                    RunReport(), landing=tmp_path)  # fmt: skip
+    (step,) = plan.steps
+    assert (step.inputs, step.reason) == (
+        {"bronze.orders": (None, 3)},
+        "bronze.orders no valid watermark: recompute from v3",
+    )
+
+
+def test_the_event_log_round_trips_through_delta_rs(tmp_path: Path) -> None:
+    registry = ContractRegistry.default()
+    uri = str(tmp_path / "_ops" / "events")
+    report = RunReport(
+        files=[FileRecord("orders", "orders/o.csv", 10, 123, "ab" * 32, 2, 0, "r1")],
+        watermarks=[Watermark("silver.orders", "bronze.orders", 0, 0)],
+    )
+    clock = datetime(2026, 3, 1, 6, tzinfo=UTC)
+    run = RunInfo("r1", "full", "test", None, clock, clock, "success", 0, None)
+    version = append_events(uri, registry, run_events(run, report))
+    assert version == 0
+    log = EventLog.read(uri)
+    assert log.files == report.files and log.watermarks == report.watermarks
+    assert log.watermark("silver.orders", "bronze.orders", 0) == 0
+    assert log.watermark("silver.orders", "bronze.orders", 1) is None
+    assert EVENTS == "_ops.events"
