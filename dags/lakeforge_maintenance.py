@@ -1,4 +1,4 @@
-"""Weekly table maintenance (`lakeforge run --cmd maintenance`: optimize, vacuum).
+"""Weekly: the whole-table quality suites (`--cmd validate`), then maintenance (optimize, vacuum).
 
 ``--wait`` makes the CLI wait for the pipeline lock instead of exiting 5 while a medallion run
 holds it; the execution timeout bounds that wait.
@@ -22,12 +22,17 @@ from lakeforge_common import run_stage, stage_task_args
     doc_md=__doc__,
 )
 def lakeforge_maintenance() -> None:
+    @task(**stage_task_args(minutes=60, retries=2))
+    def validate(**context) -> None:
+        """Every published table against its whole-table suite; exit 3 fails without retry."""
+        run_stage("validate", context, wait=True)
+
     @task(**stage_task_args(minutes=120, retries=2))
     def maintenance(**context) -> None:
         """Compact and vacuum the Delta tables."""
         run_stage("maintenance", context, wait=True)
 
-    maintenance()
+    validate() >> maintenance()
 
 
 lakeforge_maintenance()

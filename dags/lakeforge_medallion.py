@@ -1,4 +1,7 @@
-"""Daily medallion run: ingest -> transform -> validate -> load, one `lakeforge run` process per stage.
+"""Daily medallion run: ingest -> transform -> load, one `lakeforge run` process per stage.
+
+Each stage gates its own batches before it publishes them (quality suites on the increment); the
+whole-table suites run weekly in ``lakeforge_maintenance``.
 
 Each task calls the pipeline's CLI (see ``lakeforge_common``) with the DAG run's id and logical
 date. Exit codes 2, 3 and 4 (config error, quality gate, contract violation) fail the task at once;
@@ -31,20 +34,15 @@ def lakeforge_medallion() -> None:
 
     @task(**stage_task_args(minutes=90))
     def transform(**context) -> None:
-        """Bronze -> silver (dedupe, cast, join) and gold."""
+        """Bronze -> silver and quarantine (rules, dedupe, merge), gated on the batch."""
         run_stage("transform", context)
 
     @task(**stage_task_args(minutes=60))
-    def validate(**context) -> None:
-        """Quality gate on the run's tables; exit 3 fails the run without retry."""
-        run_stage("validate", context)
-
-    @task(**stage_task_args(minutes=60))
     def load(**context) -> None:
-        """Publish the validated run."""
+        """Silver -> gold: only the dates and customers that changed, gated on the batch."""
         run_stage("load", context)
 
-    ingest() >> transform() >> validate() >> load()
+    ingest() >> transform() >> load()
 
 
 lakeforge_medallion()

@@ -15,11 +15,13 @@ Every gate of a stage passes before any of its tables is written.
 
 from __future__ import annotations
 
+import copy
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lakeforge.contracts.models import WriteMode
 from lakeforge.errors import ContractViolation, QualityGateFailed
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     from lakeforge.pipeline.planner import LakehouseState, Step
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -156,23 +159,68 @@ class Engine:
         self._gate(GateResult(f"{quarantine}.ratio", quarantine, not failures, 1, len(failures), failures))
 
     # --- one stage -----------------------------------------------------------------------------------------
+    def _fork(self) -> Engine:
+        """This engine on a new Spark session of the same context: its own SQL conf (commit metadata) and
+        temporary views, so two flows can run at once without seeing each other's settings."""
+        forked = copy.copy(self)
+        forked.spark = self.spark.newSession()
+        forked.writer = SafeDeltaWriter(forked.spark, self.catalog, self.writer.hook)
+        return forked
+
+    def _each(self, steps: list[Step], work: Callable[[Engine, Step], T]) -> list[T]:
+        """`work(engine, step)` for every step; independent steps run in parallel threads (at most
+        `spark.parallel_flows`), each on its own session, so one flow's driver-side work (planning,
+        commits, gates) overlaps another's Spark jobs. Every step runs to its end; the first error is
+        raised after."""
+        workers = min(self.settings.spark.parallel_flows, len(steps))
+        if workers <= 1:
+            return [work(self, s) for s in steps]
+        sc = self.spark.sparkContext
+        group = sc.getLocalProperty("spark.jobGroup.id")
+
+        def one(step: Step) -> T:
+            forked = self._fork()
+            if group:
+                sc.setJobGroup(group, step.target)
+            try:
+                return work(forked, step)
+            finally:
+                sc.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
+
+        with ThreadPoolExecutor(workers, thread_name_prefix="lakeforge-flow") as pool:
+            futures = [pool.submit(one, s) for s in steps]
+        results: list[T] = []
+        errors: list[BaseException] = []
+        for future in futures:
+            error = future.exception()
+            if error is not None:
+                errors.append(error)
+            else:
+                results.append(future.result())
+        if errors:
+            raise errors[0]
+        return results
+
     def run(self, steps: list[Step]) -> None:
         """Prepare (read, transform, gate) every step, then publish them all."""
         if not steps:
             return
         kind = steps[0].kind
         if kind == "ingest":
-            for step in steps:
-                self._ingest(step)
+            self._each(steps, lambda engine, step: engine._ingest(step))
             return
         if kind == "validate":
             self._validate(steps)
             return
         with ExitStack() as stack:
-            prepared = [
-                self._prepare_cleanse(s, stack) if s.kind == "cleanse" else self._prepare_derive(s, stack)
-                for s in steps
-            ]
+            prepared = self._each(
+                steps,
+                lambda engine, s: (
+                    engine._prepare_cleanse(s, stack)
+                    if s.kind == "cleanse"
+                    else engine._prepare_derive(s, stack)
+                ),
+            )
             for p in prepared:
                 p.publish()
 
@@ -308,19 +356,20 @@ class Engine:
         silver_c = self.registry.get(source.silver)
         quarantine_c = self.registry.get(source.quarantine)
         _, upto = step.inputs[source.bronze]
-        if recon.quarantined:
+        quarantine_missing = self.state.version(source.quarantine) is None
+        if recon.quarantined or quarantine_missing:  # a table exists from its source's first run, if empty
             rows = checked.transform(silver_t.quarantine_rows(quarantine_c, self.ctx.clock, self.ctx.run_id))
             meta = self._metadata()
-            if incremental:  # rows after a valid watermark are new to quarantine by construction
+            if incremental or quarantine_missing:  # rows after a valid watermark are new by construction
                 m = self.writer.append(
-                    rows, source.quarantine, expected_rows=recon.quarantined, metadata=meta
+                    rows, source.quarantine, expected_rows=recon.quarantined or 0, metadata=meta
                 )
-            else:  # a recompute (first run, crash, deleted table): insert only what is not there
+            else:  # a recompute (crash, a restored table): insert only what is not there
                 m = self.writer.insert_new(rows, source.quarantine, quarantine_c.keys, metadata=meta)
             self.report.writes.append(m)
             self._written(source.quarantine)
         inserted = updated = stale = 0
-        if n_winners:
+        if n_winners or self.state.version(source.silver) is None:
             m = self.writer.write_with_merge(
                 winners,
                 source.silver,
@@ -372,12 +421,11 @@ class Engine:
                 self._gate(self.quality.check(result, target, suite=f"{target}.batch"))
 
             def publish_full() -> None:
-                if n or exists:
-                    m = self.writer.write_full(
-                        result, target, contract.keys, rows_in=n, metadata=self._metadata(), unique_keys=True
-                    )
-                    self.report.writes.append(m)
-                    self._written(target)
+                m = self.writer.write_full(
+                    result, target, contract.keys, rows_in=n, metadata=self._metadata(), unique_keys=True
+                )
+                self.report.writes.append(m)
+                self._written(target)
                 mark_all()
 
             return _Prepared(step, publish_full)

@@ -226,6 +226,8 @@ def _input_window(
         return (after, upto), None
     if after is None:
         return (None, upto), f"no valid watermark: recompute from v{upto}"
+    if after > upto:
+        return (None, upto), f"v{upto} is older than the watermark v{after} (rebuilt or restored): recompute"
     if after < upto:
         return (after, upto), f"v{after + 1}..v{upto} new"
     return (after, upto), None

@@ -243,6 +243,7 @@ class QualityGate:
         self._gx: _GxContext | None = None
         self._warming: threading.Thread | None = None
         self._warm_error: BaseException | None = None
+        self._lock = threading.RLock()  # one check at a time: the GE context is not thread-safe
 
     @property
     def gx(self) -> _GxContext:
@@ -292,6 +293,10 @@ class QualityGate:
 
     def run_checkpoint(self, checkpoint_name: str, df: DataFrame, *, table: str | None = None) -> GateResult:
         """Validate `df` against the stored suite of `table` (default: from the name) as one checkpoint."""
+        with self._lock:
+            return self._run_checkpoint(checkpoint_name, df, table=table)
+
+    def _run_checkpoint(self, checkpoint_name: str, df: DataFrame, *, table: str | None = None) -> GateResult:
         table = table or table_of(checkpoint_name, self.registry)
         suite_json = load_suite(table, self.registry)
         started = time.monotonic()
