@@ -141,7 +141,7 @@ def test_sigkill_at_random_points_then_rerun_equals_a_clean_run(spark, tmp_path:
         )
         for index in chosen:
             result = _cli(config, points[index])
-            assert result.returncode in (-9, 0), result.stderr[-2000:]
+            assert result.returncode in (-9, 0), (points[index], result.stderr[-12000:])
             if result.returncode == -9:
                 kills.append(points[index])
         final = _cli(config, None)

@@ -35,7 +35,6 @@ class SparkSettings(_Strict):
     shuffle_partitions: int = Field(default=4, ge=1)
     driver_memory: str = "2g"
     ui_enabled: bool = False
-    parallel_flows: int = Field(default=2, ge=1)  # independent flows of a stage run at once (threads)
     jars_cache: Path | None = None  # where the Delta jars are cached; default ~/.cache/lakeforge/ivy
     conf: dict[str, str] = Field(default_factory=dict)
 

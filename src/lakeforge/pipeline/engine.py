@@ -15,13 +15,11 @@ Every gate of a stage passes before any of its tables is written.
 
 from __future__ import annotations
 
-import copy
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from lakeforge.contracts.models import WriteMode
 from lakeforge.errors import ContractViolation, QualityGateFailed
@@ -44,7 +42,6 @@ if TYPE_CHECKING:
     from lakeforge.pipeline.planner import LakehouseState, Step
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 @dataclass
@@ -159,68 +156,23 @@ class Engine:
         self._gate(GateResult(f"{quarantine}.ratio", quarantine, not failures, 1, len(failures), failures))
 
     # --- one stage -----------------------------------------------------------------------------------------
-    def _fork(self) -> Engine:
-        """This engine on a new Spark session of the same context: its own SQL conf (commit metadata) and
-        temporary views, so two flows can run at once without seeing each other's settings."""
-        forked = copy.copy(self)
-        forked.spark = self.spark.newSession()
-        forked.writer = SafeDeltaWriter(forked.spark, self.catalog, self.writer.hook)
-        return forked
-
-    def _each(self, steps: list[Step], work: Callable[[Engine, Step], T]) -> list[T]:
-        """`work(engine, step)` for every step; independent steps run in parallel threads (at most
-        `spark.parallel_flows`), each on its own session, so one flow's driver-side work (planning,
-        commits, gates) overlaps another's Spark jobs. Every step runs to its end; the first error is
-        raised after."""
-        workers = min(self.settings.spark.parallel_flows, len(steps))
-        if workers <= 1:
-            return [work(self, s) for s in steps]
-        sc = self.spark.sparkContext
-        group = sc.getLocalProperty("spark.jobGroup.id")
-
-        def one(step: Step) -> T:
-            forked = self._fork()
-            if group:
-                sc.setJobGroup(group, step.target)
-            try:
-                return work(forked, step)
-            finally:
-                sc.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
-
-        with ThreadPoolExecutor(workers, thread_name_prefix="lakeforge-flow") as pool:
-            futures = [pool.submit(one, s) for s in steps]
-        results: list[T] = []
-        errors: list[BaseException] = []
-        for future in futures:
-            error = future.exception()
-            if error is not None:
-                errors.append(error)
-            else:
-                results.append(future.result())
-        if errors:
-            raise errors[0]
-        return results
-
     def run(self, steps: list[Step]) -> None:
         """Prepare (read, transform, gate) every step, then publish them all."""
         if not steps:
             return
         kind = steps[0].kind
         if kind == "ingest":
-            self._each(steps, lambda engine, step: engine._ingest(step))
+            for step in steps:
+                self._ingest(step)
             return
         if kind == "validate":
             self._validate(steps)
             return
         with ExitStack() as stack:
-            prepared = self._each(
-                steps,
-                lambda engine, s: (
-                    engine._prepare_cleanse(s, stack)
-                    if s.kind == "cleanse"
-                    else engine._prepare_derive(s, stack)
-                ),
-            )
+            prepared = [
+                self._prepare_cleanse(s, stack) if s.kind == "cleanse" else self._prepare_derive(s, stack)
+                for s in steps
+            ]
             for p in prepared:
                 p.publish()
 

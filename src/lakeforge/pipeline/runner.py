@@ -159,10 +159,21 @@ def run_command(
                 quality = quality_gate(settings, ctx, graph)
                 checks = planned_checks(plan.steps)
                 if checks:
+                    # pyspark.sql, pandas and pyarrow are imported here, before the thread: Great
+                    # Expectations imports them too, and two threads importing one package at once can
+                    # see it half-initialised
+                    import pandas  # noqa: F401
+                    import pyarrow  # noqa: F401
+                    import pyspark.sql.functions
+                    import pyspark.sql.types
+                    import pyspark.sql.window  # noqa: F401
+
                     quality.warm_up(checks)  # Great Expectations loads while the JVM starts
                 with _stage(report, None, "spark"):
                     spark = build_spark(settings.spark)
                     report.jvm_started = True
+                    if checks:
+                        quality.prepare()  # wait for it here: no import runs beside the stages' work
                 engine = Engine(spark, settings, ctx, graph, state, report, hook=crashpoint, quality=quality)
                 _execute(engine, settings, plan, graph)
             else:
