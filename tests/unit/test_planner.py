@@ -16,7 +16,7 @@ from lakeforge.contracts.registry import Catalog, ContractRegistry
 from lakeforge.errors import ContractViolation, SchemaDriftError
 from lakeforge.flows import FlowGraph, load_declarations
 from lakeforge.ops.events import EVENTS, EventLog, RunInfo, append_events, run_events
-from lakeforge.pipeline.planner import LakehouseState, plan_run
+from lakeforge.pipeline.planner import LakehouseState, Landing, plan_run
 from lakeforge.results import FileRecord, RunReport, Watermark
 
 ORDERS = "order_id,customer_id,order_ts,status,total_amount,updated_at\nO1,C1,2026-03-01T10:00:00Z,placed,1.00,2026-03-01T10:00:00Z\n"
@@ -50,7 +50,7 @@ def test_an_empty_lakehouse_plans_every_flow_in_stage_order(tmp_path: Path) -> N
     landing = tmp_path / "landing"
     write(landing, "orders/orders_1.csv", ORDERS)
     report = RunReport()
-    plan = plan_run("full", GRAPH, state(tmp_path), report, landing=landing)
+    plan = plan_run("full", GRAPH, state(tmp_path), report, Landing(landing))
     assert [(s.stage, s.kind, s.target) for s in plan.steps] == [
         ("ingest", "ingest", "bronze.orders"),
         ("transform", "cleanse", "silver.orders"),
@@ -69,13 +69,13 @@ def test_files_in_the_ledger_are_recognised_by_size_and_mtime_without_reading(tm
     path.chmod(0)  # unreadable: recognising it must not open it
     try:
         report = RunReport()
-        plan = plan_run("ingest", GRAPH, state(tmp_path, known, versions), report, landing=landing)
+        plan = plan_run("ingest", GRAPH, state(tmp_path, known, versions), report, Landing(landing))
     finally:
         path.chmod(0o644)
     assert plan.steps == [] and report.skipped_files == ["orders/orders_1.csv"]
     # --verify-landing re-hashes it: same content, still skipped
     report = RunReport()
-    plan = plan_run("ingest", GRAPH, state(tmp_path, known, versions), report, landing=landing, verify=True)
+    plan = plan_run("ingest", GRAPH, state(tmp_path, known, versions), report, Landing(landing, verify=True))
     assert plan.steps == [] and report.skipped_files == ["orders/orders_1.csv"]
 
 
@@ -87,7 +87,7 @@ def test_a_changed_file_is_refused_naming_it(tmp_path: Path) -> None:
     with pytest.raises(
         ContractViolation, match=r"orders/orders_1\.csv was ingested before with SHA-256"
     ) as err:
-        plan_run("ingest", GRAPH, state(tmp_path, known, {"bronze.orders": 0}), RunReport(), landing=landing)
+        plan_run("ingest", GRAPH, state(tmp_path, known, {"bronze.orders": 0}), RunReport(), Landing(landing))
     assert err.value.exit_code == 4
 
 
@@ -96,7 +96,7 @@ def test_a_copy_under_another_name_is_recorded_not_loaded(tmp_path: Path) -> Non
     write(landing, "orders/orders_1.csv", ORDERS)
     write(landing, "orders/orders_2.csv", ORDERS)
     report = RunReport()
-    (step,) = plan_run("ingest", GRAPH, state(tmp_path), report, landing=landing).steps
+    (step,) = plan_run("ingest", GRAPH, state(tmp_path), report, Landing(landing)).steps
     assert [f.rel_path for f in step.files] == ["orders/orders_1.csv"]
     assert [(d.path, d.duplicate_of, d.rows) for d in step.duplicates] == [
         ("orders/orders_2.csv", "orders/orders_1.csv", 0)
@@ -115,7 +115,7 @@ def test_files_that_do_not_count_or_have_not_arrived(tmp_path: Path) -> None:
     target = write(tmp_path / "elsewhere", "secret.csv", "password\nhunter2\n")
     os.symlink(target, landing / "orders" / "orders_5.csv")
     report = RunReport()
-    plan = plan_run("ingest", GRAPH, state(tmp_path), report, landing=landing)
+    plan = plan_run("ingest", GRAPH, state(tmp_path), report, Landing(landing))
     assert plan.steps == []
     assert report.warnings == [
         "orders/orders_4.csv is empty (0 bytes): not arrived yet, left for a later run",
@@ -129,7 +129,7 @@ def test_a_missing_required_column_is_refused_before_anything_is_written(tmp_pat
     write(landing, "orders/orders_1.csv", "order_id,customer_id\nO1,C1\n")
     report = RunReport()
     with pytest.raises(SchemaDriftError, match=r"column 'order_ts' \(string\) of bronze\.orders is missing"):
-        plan_run("full", GRAPH, state(tmp_path), report, landing=landing)
+        plan_run("full", GRAPH, state(tmp_path), report, Landing(landing))
     assert {(e.column, action) for e, action in report.drift} >= {("order_ts", "refused")}
 
 
@@ -140,11 +140,11 @@ def test_watermarks_decide_what_is_up_to_date(tmp_path: Path) -> None:
         Watermark("quarantine.orders", "bronze.orders", 3, 2),
     ]
     plan = plan_run("transform", GRAPH, state(tmp_path, EventLog(watermarks=marks), versions), RunReport(),
-                    landing=tmp_path)  # fmt: skip
+                    Landing(tmp_path))  # fmt: skip
     assert plan.steps == []
     # bronze moved on: the increment after the watermark
     plan = plan_run("transform", GRAPH, state(tmp_path, EventLog(watermarks=marks), {**versions, "bronze.orders": 4}),
-                    RunReport(), landing=tmp_path)  # fmt: skip
+                    RunReport(), Landing(tmp_path))  # fmt: skip
     (step,) = plan.steps
     assert (step.target, step.inputs, step.reason) == (
         "silver.orders",
@@ -153,7 +153,7 @@ def test_watermarks_decide_what_is_up_to_date(tmp_path: Path) -> None:
     )
     # silver was written (or restored) behind the log's back: its mark no longer describes it
     plan = plan_run("transform", GRAPH, state(tmp_path, EventLog(watermarks=marks), {**versions, "silver.orders": 6}),
-                    RunReport(), landing=tmp_path)  # fmt: skip
+                    RunReport(), Landing(tmp_path))  # fmt: skip
     (step,) = plan.steps
     assert (step.inputs, step.reason) == (
         {"bronze.orders": (None, 3)},

@@ -389,15 +389,24 @@ class Engine:
             for name, (after, upto) in step.inputs.items()
             if upto is not None and after is not None and after < upto
         ]
-        values: list[Any] = []
-        if parts:
-            union = parts[0]
-            for part in parts[1:]:
-                union = union.unionByName(part)
-            values = sorted(r[by] for r in union.where(F.col(by).isNotNull()).distinct().collect())
-        if not values:
+        if not parts:
             return _Prepared(step, mark_all)
-        scoped = [frame.where(F.col(by).isin(values)) for frame in frames]
+        union = parts[0]
+        for part in parts[1:]:
+            union = union.unionByName(part)
+        changed = stack.enter_context(persisted(union.where(F.col(by).isNotNull()).distinct()))
+        values: list[Any] = []
+        if contract.write_mode is WriteMode.REPLACE_WHERE:
+            # the predicate of the write names the values: few by nature (dates, partitions)
+            values = sorted(r[by] for r in changed.collect())
+            count = len(values)
+            scoped = [frame.where(F.col(by).isin(values)) for frame in frames]
+        else:
+            # many keys (thousands of customers): a broadcast semi-join, not a literal list to plan
+            count = changed.count()
+            scoped = [frame.join(F.broadcast(changed), by, "left_semi") for frame in frames]
+        if not count:
+            return _Prepared(step, mark_all)
         result = stack.enter_context(persisted(resolved.flow.compute(scoped)))
         n = result.count()
         if n:
@@ -419,7 +428,7 @@ class Engine:
             self._written(target)
             mark_all()
 
-        log.info("%s: recomputing %s value(s) of %s", target, len(values), by)
+        log.info("%s: recomputing %s value(s) of %s", target, count, by)
         return _Prepared(step, publish)
 
     # --- validate: whole published tables -----------------------------------------------------------------

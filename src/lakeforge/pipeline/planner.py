@@ -72,6 +72,16 @@ class LakehouseState:
                 self.events.watermarks.append(w)
 
 
+@dataclass(frozen=True)
+class Landing:
+    """Where the landing zone is and how its files are admitted."""
+
+    path: Path
+    drift_policy: DriftPolicy = DriftPolicy.ADDITIVE  # of bronze: what a header may add
+    settle_seconds: float = 0.0
+    verify: bool = False  # re-hash files already in the ledger
+
+
 @dataclass
 class Step:
     stage: str
@@ -138,20 +148,13 @@ def _repair(source: SourceFlow, state: LakehouseState, report: RunReport) -> Non
 
 
 def plan_ingest(
-    source: SourceFlow,
-    state: LakehouseState,
-    landing: Path,
-    report: RunReport,
-    *,
-    drift_policy: DriftPolicy,
-    settle_seconds: float = 0.0,
-    verify: bool = False,
+    source: SourceFlow, state: LakehouseState, landing: Landing, report: RunReport
 ) -> Step | None:
     """New files of a source; refuses changed files and bad headers before anything is written."""
     _repair(source, state, report)
     ledger = state.events.ledger(source.source)
     by_hash = {f.sha256: f.path for f in ledger.values() if f.duplicate_of is None}
-    listing = candidates(landing, source.source, settle_seconds)
+    listing = candidates(landing.path, source.source, landing.settle_seconds)
     for warning in listing.warnings:
         log.warning(warning)
         report.warnings.append(warning)
@@ -159,7 +162,7 @@ def plan_ingest(
     duplicates: list[FileRecord] = []
     for c in listing.files:
         known = ledger.get(c.rel_path)
-        if known is not None and not verify and (known.size, known.mtime_ns) == (c.size, c.mtime_ns):
+        if known is not None and not landing.verify and (known.size, known.mtime_ns) == (c.size, c.mtime_ns):
             report.skipped_files.append(c.rel_path)
             continue
         f = fingerprint(c)
@@ -191,7 +194,7 @@ def plan_ingest(
             continue
         check_header_names(f, reserved)
         drift = diff_header(contract, list(f.header), location=f.rel_path)
-        refused = drift.refused(drift_policy)
+        refused = drift.refused(landing.drift_policy)
         report.drift.extend((e, "accepted") for e in drift.events if e not in refused)
         for e in drift.events:
             if e not in refused:
@@ -272,11 +275,7 @@ def plan_stage(
     graph: FlowGraph,
     state: LakehouseState,
     report: RunReport,
-    *,
-    landing: Path,
-    drift_policy: DriftPolicy = DriftPolicy.ADDITIVE,
-    settle_seconds: float = 0.0,
-    verify: bool = False,
+    landing: Landing,
     changing: set[str] | None = None,
 ) -> list[Step]:
     """The steps of one stage, given the tables earlier stages of this run will change (`changing`)."""
@@ -284,15 +283,10 @@ def plan_stage(
     steps: list[Step] = []
     if stage == "ingest":
         for source in graph.sources:  # every source is checked before any is written
-            step = plan_ingest(
-                source, state, landing, report, drift_policy=drift_policy, settle_seconds=settle_seconds,
-                verify=verify,
-            )  # fmt: skip
+            step = plan_ingest(source, state, landing, report)
             if step is not None:
                 steps.append(step)
-        if any(e for e, action in report.drift if action == "refused"):
-            raise SchemaDriftError("refused drift")  # pragma: no cover - plan_ingest raised already
-        if drift_policy is DriftPolicy.NONE:
+        if landing.drift_policy is DriftPolicy.NONE:
             extras = [c for s in steps for c in s.extras]
             if extras:
                 raise SchemaDriftError(f"extra columns {extras} refused by the bronze drift policy 'none'")
@@ -315,24 +309,13 @@ def plan_stage(
 
 
 def plan_run(
-    command: str,
-    graph: FlowGraph,
-    state: LakehouseState,
-    report: RunReport,
-    *,
-    landing: Path,
-    drift_policy: DriftPolicy = DriftPolicy.ADDITIVE,
-    settle_seconds: float = 0.0,
-    verify: bool = False,
+    command: str, graph: FlowGraph, state: LakehouseState, report: RunReport, landing: Landing
 ) -> Plan:
     """Every stage of `command`, later stages predicted from the tables earlier ones will change."""
     steps: list[Step] = []
     changing: set[str] = set()
     for stage in STAGES_OF[command]:
-        found = plan_stage(
-            stage, graph, state, report, landing=landing, drift_policy=drift_policy,
-            settle_seconds=settle_seconds, verify=verify, changing=changing,
-        )  # fmt: skip
+        found = plan_stage(stage, graph, state, report, landing, changing)
         steps += found
         for step in found:
             if step.kind == "ingest" and step.files:

@@ -27,7 +27,7 @@ from lakeforge.ops.events import EVENTS, RunInfo, append_events, run_events
 from lakeforge.pipeline.context import RunContext
 from lakeforge.pipeline.faults import crashpoint
 from lakeforge.pipeline.lock import PipelineLock
-from lakeforge.pipeline.planner import STAGES_OF, LakehouseState, Plan, plan_run, plan_stage
+from lakeforge.pipeline.planner import STAGES_OF, LakehouseState, Landing, Plan, plan_run, plan_stage
 from lakeforge.results import RunReport, StageStats
 
 if TYPE_CHECKING:
@@ -67,20 +67,15 @@ def table_rows(catalog: Catalog, tables: list[str]) -> dict[str, tuple[int, int]
     return out
 
 
+def landing_of(settings: Settings, verify: bool = False) -> Landing:
+    return Landing(settings.paths.landing, settings.drift.bronze, settings.landing.settle_seconds, verify)
+
+
 def make_plan(
     settings: Settings, ctx: RunContext, graph: FlowGraph, state: LakehouseState, report: RunReport,
     verify_landing: bool = False,
 ) -> Plan:  # fmt: skip
-    return plan_run(
-        ctx.command,
-        graph,
-        state,
-        report,
-        landing=settings.paths.landing,
-        drift_policy=settings.drift.bronze,
-        settle_seconds=settings.landing.settle_seconds,
-        verify=verify_landing,
-    )
+    return plan_run(ctx.command, graph, state, report, landing_of(settings, verify_landing))
 
 
 @contextmanager
@@ -115,7 +110,7 @@ def _execute(engine: Engine, settings: Settings, plan: Plan, graph: FlowGraph) -
             # transform and load: planned again from what the earlier stages left, wave by wave (a derived
             # table that reads another one of this stage waits for it)
             for _ in range(len(graph.derived) + 1):
-                steps = plan_stage(stage, graph, state, report, landing=settings.paths.landing)
+                steps = plan_stage(stage, graph, state, report, landing_of(settings))
                 if not steps:
                     break
                 written = {s.target for s in steps}

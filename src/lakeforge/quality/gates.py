@@ -143,9 +143,7 @@ class _GxContext:
 
         # run_time is given: without it GE parses the run name as a date ("20260311T060000Z-28ab..."
         # reads as an offset of -28 hours and fails at random, by the run id's random part)
-        run_id = (
-            RunIdentifier(run_name=self.run_name, run_time=datetime.now(UTC)) if self.run_name else None
-        )
+        run_id = RunIdentifier(run_name=self.run_name, run_time=datetime.now(UTC)) if self.run_name else None
         result = checkpoint.run(batch_parameters={"dataframe": df}, run_id=run_id)
         self.validations += 1
         return next(iter(result.run_results.values()))
