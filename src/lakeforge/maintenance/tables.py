@@ -29,11 +29,12 @@ def maintain(engine: Engine, retention_hours: int, optimize: bool = True) -> lis
         spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
     tables = [*engine.graph.tables(), EVENTS]
     before = {t: state.version(t) for t in tables}
-    valid = {
-        (w.consumer, w.input): w
-        for w in state.events.watermarks
-        if w.consumer != VALIDATED and w.consumer_version == before.get(w.consumer)
-    }
+    valid: dict[tuple[str, str], Watermark] = {}  # the valid mark of each (consumer, input): the furthest
+    for w in state.events.watermarks:
+        if w.consumer != VALIDATED and w.consumer_version == before.get(w.consumer):
+            known = valid.get((w.consumer, w.input))
+            if known is None or w.input_version > known.input_version:
+                valid[(w.consumer, w.input)] = w
     results = []
     for table in tables:
         uri = engine.catalog.uri(table)
@@ -54,9 +55,14 @@ def maintain(engine: Engine, retention_hours: int, optimize: bool = True) -> lis
         log.info("maintained %s: %s", table, entry)
         results.append(entry)
     for (consumer, input_), w in valid.items():
-        now = state.version(consumer)
-        if now != w.consumer_version:
-            report.watermarks.append(Watermark(consumer, input_, w.input_version, now))
+        # OPTIMIZE and VACUUM change no data: a mark that had read all of its input still has, and a
+        # consumer that matched its mark still does, at their new versions
+        input_version = state.version(input_) if w.input_version == before.get(input_) else w.input_version
+        moved = Watermark(
+            consumer, input_, input_version if input_version is not None else -1, state.version(consumer)
+        )
+        if moved != w:
+            report.watermarks.append(moved)
     for table in engine.graph.published():
         old, now = before.get(table), state.version(table)
         if old is not None and now is not None and now != old and state.events.validated(table, old):
