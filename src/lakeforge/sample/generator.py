@@ -87,8 +87,15 @@ _UNIQUE_KEY_KINDS = frozenset(
 )
 _LATER_FILE_KINDS = frozenset({"late_update", "stale_update", "tie_across_files"})
 
-# The sources of the reference contract (SPEC §1) this generator writes.
-GENERATED_SOURCES = ("customers", "orders")
+
+def reference_sources() -> tuple[str, ...]:
+    """The landing sources of the packaged reference contracts (SPEC §1): the ones this generator writes."""
+    from lakeforge.contracts.registry import ContractRegistry
+
+    registry = ContractRegistry.default()
+    return tuple(
+        sorted({s for n in registry.names() if (s := registry.get(n).source) and n.startswith("bronze.")})
+    )
 
 
 def is_quarantine_kind(kind: str) -> bool:
@@ -684,7 +691,7 @@ def _check_arguments(out_dir: Path, scale: float, dirt_rate: float, files_per_so
         raise ValueError(f"files_per_source must be an integer >= 1, got {files_per_source!r}")
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"out_dir {out_dir} exists and is not a directory")
-    for source in GENERATED_SOURCES:
+    for source in reference_sources():
         existing = sorted((out_dir / source).glob("*.csv")) if (out_dir / source).is_dir() else []
         if existing:
             raise ValueError(
