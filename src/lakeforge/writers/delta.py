@@ -12,8 +12,8 @@ the source rows a MERGE saw, rows deleted where none may be. There is no whole-t
 refresh is a MERGE that deletes the keys no longer produced. A missing table is created by its first
 write, from its contract (partitions, Change Data Feed, append-only), in that same commit.
 
-Every statement is one that also runs over Spark Connect: DataFrame writes and SQL `MERGE INTO`,
-never Delta's Python `DeltaTable` API. `hook(name)` is called before and after every commit (the
+Only DataFrame writes and SQL (`MERGE INTO`, `CREATE TABLE`), never Delta's Python `DeltaTable` API,
+which does not work over Spark Connect here (FACTS.md). `hook(name)` is called before and after every commit (the
 crash-safety tests kill the process there).
 """
 
