@@ -4,7 +4,7 @@
 
 OPTIMIZE commits change no data but move a table's version, so the watermarks that described each
 table before are recorded again for its new version (otherwise the next run would see no valid mark
-and recompute). SQL statements only, so the same code runs over Spark Connect.
+and recompute). SQL statements only (OPTIMIZE, VACUUM), the forms known to work over Spark Connect.
 """
 
 from __future__ import annotations

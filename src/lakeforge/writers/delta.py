@@ -13,8 +13,8 @@ refresh is a MERGE that deletes the keys no longer produced. A missing table is 
 write, from its contract (partitions, Change Data Feed, append-only), in that same commit.
 
 Only DataFrame writes and SQL (`MERGE INTO`, `CREATE TABLE`), never Delta's Python `DeltaTable` API,
-which does not work over Spark Connect here (FACTS.md). `hook(name)` is called before and after every commit (the
-crash-safety tests kill the process there).
+which does not work over Spark Connect here (FACTS.md). `hook(name)` is called before and after every
+commit (the crash-safety tests kill the process there).
 """
 
 from __future__ import annotations
