@@ -226,29 +226,36 @@ def _group_alive(pgid: int) -> bool:
 
 @contextmanager
 def _terminate_on_signal(proc: subprocess.Popen[Any], grace_seconds: float) -> Iterator[None]:
-    """While the CLI runs, a SIGTERM to us first kills its group, then runs the previous handler.
+    """While the CLI runs, a SIGTERM or SIGINT to us first kills its group, then does what it would have.
 
     Airflow's task runner handles SIGTERM by calling the operator's ``on_kill``; a TaskFlow task
-    has none, so the CLI (in its own session) would be orphaned without this.
+    has none, so the CLI (in its own session) would be orphaned without this. Both handlers are set
+    here, whatever this process inherited: a task started from a non-interactive shell's background
+    job inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler of its own.
     """
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers can only be set from the main thread; the finally path still kills
         return
-    previous = signal.getsignal(signal.SIGTERM)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
 
-    def on_term(signum: int, frame: Any) -> None:
+    def on_signal(signum: int, frame: Any) -> None:
         terminate_group(proc, grace_seconds)
-        if callable(previous):
-            previous(signum, frame)
-        elif previous == signal.SIG_DFL:
+        before = previous[signum]
+        if callable(before):
+            before(signum, frame)
+        elif signum == signal.SIGINT:
+            raise KeyboardInterrupt  # an interrupt stops the task, whatever was inherited
+        elif before == signal.SIG_DFL:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGTERM)
 
-    signal.signal(signal.SIGTERM, on_term)
+    for sig in previous:
+        signal.signal(sig, on_signal)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _pump(stream: IO[str], name: str, tail: collections.deque[str] | None) -> None:
