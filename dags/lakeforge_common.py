@@ -9,6 +9,10 @@ Exit codes (the pipeline's contract): 0 success; 2 usage/config error, 3 quality
 4 contract violation - fail at once (``AirflowFailException``, no retry); 1 error and 5 pipeline
 lock held - retryable (``LakeforgeRetryableError``, retried with exponential backoff).
 
+What a task may be told (see ``resolve_settings``): the executable and the project folder come
+only from the deployment's environment; a config must be a file inside ``<project>/config/``; the
+CLI's environment is an allow-list (``CHILD_ENV_NAMES``), so Airflow's secrets stay with Airflow.
+
 Example::
 
     @task(**stage_task_args(minutes=60))
@@ -29,8 +33,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -56,6 +59,39 @@ RETRYABLE = {
 
 # Environment passed on to the CLI when set (Airflow Variable of the lower-case name wins).
 FORWARDED_DATA_VARS = ("LAKEFORGE_LANDING", "LAKEFORGE_LAKEHOUSE")
+
+# The only variables of the task's environment the CLI gets (plus FORWARDED_DATA_VARS, resolved as
+# above); everything else - AIRFLOW__*, AIRFLOW_CONN_*, AIRFLOW_VAR_*, LAKEFORGE_AIRFLOW_* secrets,
+# cloud credentials, tokens - stays with Airflow. Each name is here because the CLI reads it:
+CHILD_ENV_NAMES = frozenset(
+    {
+        "PATH",  # finding `java` (spark.java_version) and what Spark's launcher runs
+        "HOME",  # Path.home(): the jar cache default ~/.cache/lakeforge/ivy; Ivy's and the JVM's user dir
+        "USER",  # the login name any process has (Python's getpass.getuser() reads these first)
+        "LOGNAME",
+        "LANG",  # the locale: file-name and text encoding of Python and the JVM (LC_* below too)
+        "TMPDIR",  # where Python and the CLI put temporary files
+        "JAVA_HOME",  # the Java that runs Spark (spark.java_version looks here before PATH)
+        "LAKEFORGE_JARS_CACHE",  # the Delta jars' cache (spark.default_jars_cache) ...
+        "XDG_CACHE_HOME",  # ... else $XDG_CACHE_HOME/lakeforge/ivy
+        "LAKEFORGE_SPARK_MASTER",  # overrides spark.master (config loader; config/prod.yaml reads it)
+        "LAKEFORGE_PUSHGATEWAY_URL",  # ${...} in config/prod.yaml
+        "PYSPARK_PYTHON",  # the Python of Spark's workers; spark.build_spark keeps a value set here
+        "HADOOP_CONF_DIR",  # how Spark finds a YARN cluster (config/prod.yaml's default master: yarn)
+        "YARN_CONF_DIR",
+    }
+)
+# Locale categories (LC_ALL, LC_CTYPE, ...), for the same reason as LANG.
+CHILD_ENV_PREFIXES = ("LC_",)
+# Left out on purpose: TZ (the CLI sets UTC itself, cli.main), SPARK_HOME (pyspark then runs the Spark
+# it ships with, the one the Delta jars match), PYTHONPATH/VIRTUAL_ENV (the CLI's script names its own
+# interpreter), LAKEFORGE_CRASH_AT/_TRACE (crash-test hooks: they would SIGKILL a production run),
+# the DAG's own LAKEFORGE_CLI/_PROJECT_DIR/_CONFIG/_ENV (passed as arguments and cwd instead).
+# LAKEFORGE_SPARK_REMOTE is read nowhere in the pipeline, so it is not passed either.
+
+# How long one attempt of a task waits for the pipeline lock (``--wait-seconds``) before it exits 5
+# and is retried: a medallion stage waits out maintenance and the other way round (``lock_window``).
+LOCK_WAIT = timedelta(minutes=30)
 
 # Seconds between SIGTERM and SIGKILL for the CLI's process group. Airflow's supervisor escalates
 # SIGINT -> SIGTERM -> SIGKILL 5 s apart, so this stays short.
@@ -99,32 +135,76 @@ def resolve_settings(
     variable: VariableGetter = airflow_variable,
     environ: Mapping[str, str] | None = None,
 ) -> CliSettings:
-    """Resolve the CLI settings at task run time: Airflow Variable, then env var, then default.
+    """Resolve the CLI settings at task run time; raise ``AirflowFailException`` (no retry) if refused.
 
     ============================  ========================  =================================
     Variable                      env var                   default
     ============================  ========================  =================================
-    ``lakeforge_project_dir``     ``LAKEFORGE_PROJECT_DIR``  the folder above ``dags/``
-    ``lakeforge_cli``             ``LAKEFORGE_CLI``          ``<project>/.venv/bin/lakeforge``
+    (refused if it differs)       ``LAKEFORGE_PROJECT_DIR``  the folder above ``dags/``
+    (refused if it differs)       ``LAKEFORGE_CLI``          ``<project>/.venv/bin/lakeforge``
     ``lakeforge_config``          ``LAKEFORGE_CONFIG``       ``<project>/config/local.yaml``
     ``lakeforge_env``             ``LAKEFORGE_ENV``          ``local``
     ``lakeforge_landing``         ``LAKEFORGE_LANDING``      (the pipeline's config decides)
     ``lakeforge_lakehouse``       ``LAKEFORGE_LAKEHOUSE``    (the pipeline's config decides)
     ============================  ========================  =================================
+
+    A Variable wins over the env var, which wins over the default, except for the executable and the
+    project folder (which decides the default executable and the config folder): only the deployment's
+    environment sets those. A Variable ``lakeforge_cli`` or ``lakeforge_project_dir`` naming the same
+    path is harmless (``scripts/airflow/e2e.sh`` sets both so); one naming another fails the task.
+    The config, relative paths taken from the project folder where the CLI runs, must resolve
+    (symlinks and ``..`` followed) to a file inside ``<project>/config/``; the CLI gets that path.
     """
     env = os.environ if environ is None else environ
 
     def lookup(name: str) -> str | None:
         return variable(name.lower()) or env.get(name) or None
 
-    project_dir = Path(lookup("LAKEFORGE_PROJECT_DIR") or DEFAULT_PROJECT_DIR)
+    project_dir = Path(env.get("LAKEFORGE_PROJECT_DIR") or DEFAULT_PROJECT_DIR)
+    _refuse_variable_override(variable, "LAKEFORGE_PROJECT_DIR", project_dir, "the folder above dags/")
+    cli = Path(env.get("LAKEFORGE_CLI") or project_dir / ".venv" / "bin" / "lakeforge")
+    _refuse_variable_override(variable, "LAKEFORGE_CLI", cli, "<project>/.venv/bin/lakeforge")
     data_env = {name: value for name in FORWARDED_DATA_VARS if (value := lookup(name))}
     return CliSettings(
-        cli=lookup("LAKEFORGE_CLI") or str(project_dir / ".venv" / "bin" / "lakeforge"),
-        config=lookup("LAKEFORGE_CONFIG") or str(project_dir / "config" / "local.yaml"),
+        cli=str(cli),
+        config=_config_inside_project(variable, env, project_dir),
         env=lookup("LAKEFORGE_ENV") or "local",
         project_dir=str(project_dir),
         data_env=data_env,
+    )
+
+
+def _refuse_variable_override(variable: VariableGetter, name: str, deployed: Path, default: str) -> None:
+    """Fail unless the Variable of ``name`` is unset or names the very path the deployment gives."""
+    key = name.lower()
+    value = variable(key)
+    if value is None or Path(value).resolve() == deployed.resolve():
+        return
+    raise AirflowFailException(
+        f"Airflow Variable {key}={value!r} refused: only the deployment's environment chooses this path "
+        f"(env {name}, else {default}), here {str(deployed)!r}; delete the Variable (not retried)"
+    )
+
+
+def _config_inside_project(variable: VariableGetter, env: Mapping[str, str], project_dir: Path) -> str:
+    """The config's resolved path, if it is a file inside ``<project>/config/``; else fail the task."""
+    if value := variable("lakeforge_config"):
+        source = "Airflow Variable lakeforge_config"
+    elif value := env.get("LAKEFORGE_CONFIG"):
+        source = "env LAKEFORGE_CONFIG"
+    else:
+        value, source = str(project_dir / "config" / "local.yaml"), "the default"
+    config_dir = (project_dir / "config").resolve()
+    resolved = (project_dir / value).resolve()  # an absolute value replaces project_dir
+    if not resolved.is_relative_to(config_dir):
+        problem = "outside it"
+    elif not resolved.is_file():
+        problem = "not a file"
+    else:
+        return str(resolved)
+    raise AirflowFailException(
+        f"lakeforge config {value!r} (from {source}) refused: it resolves to {str(resolved)!r}, {problem}; "
+        f"a config must be a file inside {str(config_dir)!r} (symlinks and '..' followed) (not retried)"
     )
 
 
@@ -143,16 +223,16 @@ def build_command(
     if logical_date is not None:
         argv += ["--logical-date", logical_date.strftime("%Y-%m-%d")]
     if wait:
-        argv.append("--wait")
+        argv += ["--wait-seconds", str(int(LOCK_WAIT.total_seconds()))]
     return argv
 
 
 def child_environment(settings: CliSettings, environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The CLI's environment: ours without Airflow's own settings and secrets, plus the data paths."""
+    """The CLI's environment: the allow-listed part of ours (``CHILD_ENV_NAMES``, ``LC_*``), plus the data paths."""
     env = {
         key: value
         for key, value in (os.environ if environ is None else environ).items()
-        if not key.startswith("AIRFLOW_") and not key.startswith("_AIRFLOW")
+        if key in CHILD_ENV_NAMES or key.startswith(CHILD_ENV_PREFIXES)
     }
     env.update(settings.data_env)
     return env
@@ -224,23 +304,55 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
-@contextmanager
-def _terminate_on_signal(proc: subprocess.Popen[Any], grace_seconds: float) -> Iterator[None]:
+class _SignalsKillTheGroup:
     """While the CLI runs, a SIGTERM or SIGINT to us first kills its group, then does what it would have.
 
     Airflow's task runner handles SIGTERM by calling the operator's ``on_kill``; a TaskFlow task
     has none, so the CLI (in its own session) would be orphaned without this. Both handlers are set
     here, whatever this process inherited: a task started from a non-interactive shell's background
     job inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler of its own.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be set from the main thread; the finally path still kills
-        return
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
 
-    def on_signal(signum: int, frame: Any) -> None:
-        terminate_group(proc, grace_seconds)
-        before = previous[signum]
+    The handlers are in place *before* the CLI starts (``with``), so no signal can come between the
+    CLI running and us being ready for it. One that arrives while ``Popen`` is still starting it is
+    held and acted on by ``started`` as soon as there is a process group to kill.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self, grace_seconds: float) -> None:
+        self._grace_seconds = grace_seconds
+        self._previous: dict[int, Any] = {}
+        self._proc: subprocess.Popen[Any] | None = None
+        self._starting = True
+        self._held: list[tuple[int, Any]] = []
+
+    def __enter__(self) -> _SignalsKillTheGroup:
+        # Signal handlers can only be set from the main thread; elsewhere run_cli's own
+        # exception path still kills the group.
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {sig: signal.getsignal(sig) for sig in self.SIGNALS}
+            for sig in self._previous:
+                signal.signal(sig, self._on_signal)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def started(self, proc: subprocess.Popen[Any] | None) -> None:
+        """The CLI runs as ``proc`` (None: it could not start); act on any signal held meanwhile."""
+        self._proc, self._starting = proc, False
+        held, self._held = self._held, []
+        for signum, frame in held:
+            self._on_signal(signum, frame)
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if self._starting:  # Popen has not returned: no pid to signal yet
+            self._held.append((signum, frame))
+            return
+        if self._proc is not None:
+            terminate_group(self._proc, self._grace_seconds)
+        before = self._previous.get(signum, signal.SIG_DFL)
         if callable(before):
             before(signum, frame)
         elif signum == signal.SIGINT:
@@ -248,14 +360,6 @@ def _terminate_on_signal(proc: subprocess.Popen[Any], grace_seconds: float) -> I
         elif before == signal.SIG_DFL:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGTERM)
-
-    for sig in previous:
-        signal.signal(sig, on_signal)
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _pump(stream: IO[str], name: str, tail: collections.deque[str] | None) -> None:
@@ -284,40 +388,45 @@ def run_cli(
     """
     started = time.monotonic()
     log.info("Running: %s", " ".join(argv))
-    try:
-        proc = subprocess.Popen(
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",
-            env=dict(env) if env is not None else None,
-            cwd=cwd,
-            start_new_session=True,
-            preexec_fn=_die_with_parent(),  # one prctl call: safe enough after fork
-        )
-    except OSError as err:  # missing or not executable: a configuration problem, not retryable
-        raise AirflowFailException(f"cannot start lakeforge CLI {argv[0]!r} (in {cwd}): {err}") from err
+    with _SignalsKillTheGroup(grace_seconds) as guard:
+        try:
+            proc = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                errors="replace",
+                env=dict(env) if env is not None else None,
+                cwd=cwd,
+                start_new_session=True,
+                preexec_fn=_die_with_parent(),  # one prctl call: safe enough after fork
+            )
+        except OSError as err:  # missing or not executable: a configuration problem, not retryable
+            guard.started(None)
+            raise AirflowFailException(f"cannot start lakeforge CLI {argv[0]!r} (in {cwd}): {err}") from err
 
-    tail: collections.deque[str] = collections.deque(maxlen=20)
-    pumps = [
-        threading.Thread(target=_pump, args=(proc.stdout, "stdout", None), daemon=True),
-        threading.Thread(target=_pump, args=(proc.stderr, "stderr", tail), daemon=True),
-    ]
-    for pump in pumps:
-        pump.start()
-    try:
-        with _terminate_on_signal(proc, grace_seconds):
+        tail: collections.deque[str] = collections.deque(maxlen=20)
+        pumps = [
+            threading.Thread(target=_pump, args=(proc.stdout, "stdout", None), daemon=True),
+            threading.Thread(target=_pump, args=(proc.stderr, "stderr", tail), daemon=True),
+        ]
+        try:
+            guard.started(proc)
+            for pump in pumps:
+                pump.start()
             returncode = proc.wait()
-    except BaseException:
+        except BaseException:
+            terminate_group(proc, grace_seconds)
+            raise
+        finally:
+            for pump, stream in zip(pumps, (proc.stdout, proc.stderr), strict=True):
+                if pump.ident is not None:
+                    pump.join(timeout=5)
+                elif stream is not None:  # never started: nobody else closes its pipe
+                    stream.close()
+        # Children the CLI left in its group (it exited, they did not) must not outlive the task.
         terminate_group(proc, grace_seconds)
-        raise
-    finally:
-        for pump in pumps:
-            pump.join(timeout=5)
-    # Children the CLI left in its group (it exited, they did not) must not outlive the task.
-    terminate_group(proc, grace_seconds)
     return CliResult(returncode, tail[-1] if tail else "", time.monotonic() - started)
 
 
@@ -350,7 +459,7 @@ def run_stage(
     cmd: str,
     context: Mapping[str, Any],
     *,
-    wait: bool = False,
+    wait: bool = True,
     variable: VariableGetter | None = None,
 ) -> CliResult:
     """Run ``lakeforge run --cmd <cmd>`` for the task's DAG run; raise unless it succeeded."""
@@ -365,12 +474,25 @@ def run_stage(
 def stage_task_args(*, minutes: int, retries: int = 3) -> dict[str, Any]:
     """Task arguments shared by every stage: a hard timeout and retries with exponential backoff.
 
-    Retries only matter for ``LakeforgeRetryableError``: ``AirflowFailException`` skips them.
+    ``minutes`` bounds the stage's work; each attempt may first wait ``LOCK_WAIT`` for the pipeline
+    lock (``--wait-seconds``), so the timeout is their sum. Retries only matter for
+    ``LakeforgeRetryableError``: ``AirflowFailException`` skips them.
     """
     return {
-        "execution_timeout": timedelta(minutes=minutes),
+        "execution_timeout": timedelta(minutes=minutes) + LOCK_WAIT,
         "retries": retries,
         "retry_delay": timedelta(minutes=1),
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(minutes=15),
     }
+
+
+def lock_window(args: Mapping[str, Any]) -> timedelta:
+    """How long a task with these arguments keeps trying to get the lock: every attempt's wait, plus the
+    delays between attempts (exponential backoff, capped). Longer than the longest work of any task of
+    the other DAG, a run of one DAG outlasts the other's hold of the lock instead of failing on exit 5."""
+    delays = timedelta()
+    for attempt in range(args["retries"]):
+        delay = args["retry_delay"] * args["retry_exponential_backoff"] ** attempt
+        delays += min(delay, args["max_retry_delay"])
+    return LOCK_WAIT * (args["retries"] + 1) + delays

@@ -1,7 +1,7 @@
 """Weekly: the whole-table quality suites (`--cmd validate`), then maintenance (optimize, vacuum).
 
-``--wait`` makes the CLI wait for the pipeline lock instead of exiting 5 while a medallion run
-holds it; the execution timeout bounds that wait.
+Like every stage, each task waits for the pipeline lock (``--wait-seconds``, ``LOCK_WAIT``) instead
+of exiting 5 while a medallion stage holds it, and its retries outlast the longest medallion stage.
 """
 
 from __future__ import annotations
@@ -22,15 +22,15 @@ from lakeforge_common import run_stage, stage_task_args
     doc_md=__doc__,
 )
 def lakeforge_maintenance() -> None:
-    @task(**stage_task_args(minutes=60, retries=2))
+    @task(**stage_task_args(minutes=60))
     def validate(**context) -> None:
         """Every published table against its whole-table suite; exit 3 fails without retry."""
-        run_stage("validate", context, wait=True)
+        run_stage("validate", context)
 
-    @task(**stage_task_args(minutes=120, retries=2))
+    @task(**stage_task_args(minutes=120))
     def maintenance(**context) -> None:
         """Compact and vacuum the Delta tables."""
-        run_stage("maintenance", context, wait=True)
+        run_stage("maintenance", context)
 
     validate() >> maintenance()
 

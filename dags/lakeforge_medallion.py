@@ -4,8 +4,9 @@ Each stage gates its own batches before it publishes them (quality suites on the
 whole-table suites run weekly in ``lakeforge_maintenance``.
 
 Each task calls the pipeline's CLI (see ``lakeforge_common``) with the DAG run's id and logical
-date. Exit codes 2, 3 and 4 (config error, quality gate, contract violation) fail the task at once;
-1 and 5 (error, pipeline lock held) are retried with exponential backoff.
+date. Each waits for the pipeline lock while maintenance holds it (``--wait-seconds``). Exit codes 2,
+3 and 4 (config error, quality gate, contract violation) fail the task at once; 1 and 5 (error, lock
+still held) are retried with exponential backoff.
 Settings come from Airflow Variables or env vars: ``lakeforge_cli`` / ``LAKEFORGE_CLI``, ...
 """
 

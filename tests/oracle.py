@@ -11,8 +11,8 @@ reasons, silver rows and gold figures, the contract is met; when they disagree, 
 Conventions (the pipeline follows the same decisions):
 
 - ``_source_file`` is the path relative to the landing dir with forward slashes; the files of a source are
-  ``<landing>/<source>/*.csv`` (top level only, shell-glob semantics: names starting with ``.`` are not
-  batches), processed in lexical order of their file name (Python ``str`` order, i.e. code points).
+  ``<landing>/<source>/*.csv`` (top level only; symbolic links, empty files and names starting with ``.``
+  or ``_`` are not batches, nor is a file with the same bytes as an earlier one), processed in lexical order of their file name (Python ``str`` order, i.e. code points).
 - A file is UTF-8 with an optional leading BOM, RFC 4180 (Python's ``csv`` excel dialect, lenient about
   stray quotes inside unquoted values). The first non-empty record is the header.
 - A record of zero fields (an empty line) is not a record: it is skipped and not counted.
@@ -248,10 +248,18 @@ def _expected_source(landing: Path, source: str) -> SourceExpected:
     key = KEYS[source]
     result = SourceExpected(key=key)
     directory = landing / source
-    files = sorted(
-        (p for p in directory.glob("*.csv") if p.is_file() and not p.name.startswith(".")),
-        key=lambda p: p.name,
-    )
+    files = []
+    contents: set[bytes] = set()
+    for path in sorted(directory.glob("*.csv"), key=lambda p: p.name):
+        # SPEC §1: regular files only (links never followed), `.`/`_` names are still being written, an
+        # empty file has not arrived, and a file with the content of an earlier one is a copy
+        if path.is_symlink() or not path.is_file() or path.name.startswith((".", "_")):
+            continue
+        data = path.read_bytes()
+        if not data or data in contents:
+            continue
+        contents.add(data)
+        files.append(path)
     winners: dict[str, tuple[tuple[datetime, str, int], dict[str, Any]]] = {}
     for path in files:
         rel = f"{source}/{path.name}"

@@ -53,7 +53,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--run-id", help="the run's id (default: derived from the clock)")
     run.add_argument("--logical-date", type=date.fromisoformat, help="the orchestrator's logical date")
     run.add_argument("--as-of", help="the run's clock as YYYY-MM-DDTHH:MM:SSZ (default: now)")
-    run.add_argument("--wait", action="store_true", help="wait for the pipeline lock instead of exiting 5")
+    run.add_argument(
+        "--wait",
+        action="store_true",
+        help="wait for the pipeline lock (lock.wait_timeout_seconds) instead of exiting 5",
+    )
+    run.add_argument(
+        "--wait-seconds",
+        type=float,
+        metavar="N",
+        help="wait up to N seconds for the pipeline lock, then exit 5 (implies --wait)",
+    )
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     run.add_argument(
         "--verify-landing",
@@ -169,7 +179,14 @@ def _run(args: argparse.Namespace) -> int:
         run_id=args.run_id,
         logical_date=args.logical_date,
     )
-    outcome = run_command(settings, ctx, wait=args.wait, verify_landing=args.verify_landing)
+    if args.wait_seconds is not None:
+        if args.wait_seconds < 0:
+            raise ConfigError(f"--wait-seconds must be 0 or more, not {args.wait_seconds:g}")
+        settings = settings.model_copy(
+            update={"lock": settings.lock.model_copy(update={"wait_timeout_seconds": args.wait_seconds})}
+        )
+    wait = args.wait or args.wait_seconds is not None
+    outcome = run_command(settings, ctx, wait=wait, verify_landing=args.verify_landing)
     if args.json:
         _console(
             json.dumps(

@@ -111,6 +111,44 @@ def read_arrow(uri: str, columns: list[str] | None = None) -> pa.Table | None:
     return pq.read_table(files, columns=columns, schema=None)
 
 
+def change_feed_gap(uri: str, after: int, upto: int) -> str | None:
+    """Why the change feed of versions after+1..upto cannot be read any more; None when it can.
+
+    Reads the commits of those versions from the log (no data): a commit file removed by the log's
+    retention, or a data or change file removed by VACUUM, means a reader of that window must
+    recompute from a snapshot instead. Works on any file system pyarrow knows (local, s3, ...).
+    """
+    from urllib.parse import unquote
+
+    from pyarrow import fs as pafs
+
+    if upto <= after:
+        return None
+    filesystem, root = pafs.FileSystem.from_uri(uri if "://" in uri else f"file://{uri}")
+    needed: list[str] = []
+    for v in range(after + 1, upto + 1):
+        commit = f"{root}/_delta_log/{v:020d}.json"
+        try:
+            with filesystem.open_input_stream(commit) as stream:
+                lines = stream.read().decode("utf-8").splitlines()
+        except FileNotFoundError:
+            return f"its commit v{v} is gone (past the log retention)"
+        actions = [json.loads(line) for line in lines if line.strip()]
+        cdc = [a["cdc"]["path"] for a in actions if "cdc" in a]
+        if cdc:
+            needed += cdc
+            continue
+        for a in actions:
+            for kind in ("add", "remove"):
+                if kind in a and a[kind].get("dataChange", True):
+                    needed.append(a[kind]["path"])
+    paths = [p if "://" in p else f"{root}/{unquote(p)}" for p in dict.fromkeys(needed)]
+    for info in filesystem.get_file_info(paths):
+        if info.type == pafs.FileType.NotFound:
+            return f"{info.path.rpartition('/')[2]} was vacuumed"
+    return None
+
+
 def append_arrow(uri: str, data: pa.Table, metadata: dict[str, Any] | None = None) -> int:
     """Append `data` in one commit (creating the table with its schema if needed); returns the version."""
     from deltalake import CommitProperties, write_deltalake

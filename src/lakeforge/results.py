@@ -156,6 +156,9 @@ class RunReport:
     stages: dict[str, StageStats] = field(default_factory=dict)
     data_docs: str | None = None
     jvm_started: bool = False
+    maintenance: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # per table: OPTIMIZE / VACUUM done or skipped
 
     @property
     def stage_seconds(self) -> dict[str, float]:
@@ -179,4 +182,5 @@ class RunReport:
             "stage_seconds": self.stage_seconds,
             "data_docs": self.data_docs,
             "jvm_started": self.jvm_started,
+            "maintenance": self.maintenance,
         }

@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import MutableMapping
 from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
@@ -109,6 +110,18 @@ def cached_delta_jars(cache: Path) -> list[Path]:
     return sorted(jars_dir.glob("*.jar"))
 
 
+def _utf8_for_the_jvm(environ: MutableMapping[str, str] | None = None) -> None:
+    """Start the JVM under a UTF-8 locale whatever ours is.
+
+    Java takes the encoding of file names from the locale it starts under: under `LANG=C` a landing file
+    named `café.csv` is "not found" by Spark. Python itself runs in UTF-8 mode there (PEP 538/540).
+    """
+    env = os.environ if environ is None else environ
+    effective = env.get("LC_ALL") or env.get("LC_CTYPE") or env.get("LANG") or ""
+    if "utf-8" not in effective.lower() and "utf8" not in effective.lower():
+        env["LC_ALL"] = "C.UTF-8"
+
+
 def build_spark(settings: SparkSettings) -> SparkSession:
     """Build (or return the running) SparkSession for these settings, with Delta Lake enabled."""
     java_version()
@@ -118,6 +131,7 @@ def build_spark(settings: SparkSettings) -> SparkSession:
     # PySpark reads the choice from the environment when the context starts.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
+    _utf8_for_the_jvm()
     cache = (settings.jars_cache or default_jars_cache()).expanduser().absolute()
     builder = (
         SparkSession.builder.master(settings.master)
@@ -153,6 +167,14 @@ def build_spark(settings: SparkSettings) -> SparkSession:
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def driver_pid(spark: SparkSession) -> int | None:
+    """The pid of the local JVM that runs this session's driver; None when the driver is remote."""
+    jvm = getattr(spark, "_jvm", None)
+    if jvm is None:
+        return None
+    return int(jvm.java.lang.ProcessHandle.current().pid())
 
 
 @contextmanager

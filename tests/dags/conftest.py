@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shlex
 import shutil
 import sys
 import tempfile
@@ -63,13 +64,35 @@ def dagbag():
     return BundleDagBag(dag_folder=DAGS_DIR, bundle_path=DAGS_DIR, bundle_name="dags-folder")
 
 
-@pytest.fixture
-def fake_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An executable copy of the fake CLI; FAKE_LAKEFORGE_* variables start cleared."""
+@pytest.fixture(autouse=True)
+def no_lakeforge_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts without LAKEFORGE_* and FAKE_LAKEFORGE_* variables, whatever the shell had."""
     for name in list(os.environ):
         if name.startswith("FAKE_LAKEFORGE_") or name.startswith("LAKEFORGE_"):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def fake_cli(tmp_path: Path) -> Path:
+    """An executable copy of the fake CLI."""
     cli = tmp_path / "lakeforge"
     shutil.copy(FAKE_CLI, cli)
     cli.chmod(0o755)
     return cli
+
+
+@pytest.fixture
+def tell_fake(fake_cli: Path):
+    """``tell_fake(EXIT="3")`` sets FAKE_LAKEFORGE_EXIT for ``fake_cli`` through its settings file.
+
+    A DAG task passes the CLI an allow-listed environment, so FAKE_LAKEFORGE_* set with
+    ``monkeypatch.setenv`` would not reach it.
+    """
+    settings = fake_cli.with_name(fake_cli.name + ".settings")
+
+    def tell(**values: str) -> None:
+        with settings.open("a") as out:
+            for name, value in values.items():
+                out.write(f"FAKE_LAKEFORGE_{name}={shlex.quote(value)}\n")
+
+    return tell

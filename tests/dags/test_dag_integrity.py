@@ -72,12 +72,14 @@ def test_dag_files_import_nothing_heavy(dags_dir):
 
 @pytest.mark.parametrize(("task_id", "cmd"), [("ingest", "ingest"), ("load", "load")])
 def test_medallion_task_calls_cli_with_run_id_and_logical_date(
-    dagbag, fake_cli, tmp_path, monkeypatch, task_id, cmd
+    dagbag, fake_cli, tell_fake, tmp_path, monkeypatch, task_id, cmd
 ):
     args_file = tmp_path / "args"
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "local.yaml").write_text("{}\n")
     monkeypatch.setenv("LAKEFORGE_CLI", str(fake_cli))
     monkeypatch.setenv("LAKEFORGE_PROJECT_DIR", str(tmp_path))
-    monkeypatch.setenv("FAKE_LAKEFORGE_ARGS_FILE", str(args_file))
+    tell_fake(ARGS_FILE=str(args_file))
     task = dagbag.dags[MEDALLION].get_task(task_id)
     context = {
         "run_id": "scheduled__2024-03-04T00:00:00+00:00",
@@ -87,19 +89,45 @@ def test_medallion_task_calls_cli_with_run_id_and_logical_date(
     task.python_callable(**context)
 
     assert args_file.read_text().split() == [
-        "run", "--config", str(tmp_path / "config" / "local.yaml"), "--env", "local", "--cmd", cmd,
+        "run", "--config", str((tmp_path / "config" / "local.yaml").resolve()), "--env", "local", "--cmd", cmd,
         "--run-id", "scheduled__2024-03-04T00:00:00+00:00", "--logical-date", "2024-03-04",
+        "--wait-seconds", "1800",
     ]  # fmt: skip
 
 
-def test_maintenance_task_waits_for_the_lock(dagbag, fake_cli, tmp_path, monkeypatch):
+def test_maintenance_task_waits_for_the_lock(dagbag, fake_cli, tell_fake, tmp_path, monkeypatch):
     args_file = tmp_path / "args"
     monkeypatch.setenv("LAKEFORGE_CLI", str(fake_cli))
-    monkeypatch.setenv("FAKE_LAKEFORGE_ARGS_FILE", str(args_file))
+    tell_fake(ARGS_FILE=str(args_file))
     task = dagbag.dags[MAINTENANCE].get_task("maintenance")
 
     task.python_callable(run_id="manual__x", logical_date=datetime(2024, 3, 3, tzinfo=UTC))
 
     args = args_file.read_text().split()
     assert args[args.index("--cmd") + 1] == "maintenance"
-    assert args[-1] == "--wait"
+    assert args[-2:] == ["--wait-seconds", "1800"]
+
+
+def test_each_dag_outlasts_the_other_holding_the_lock(dagbag):
+    """HARDEN: a task that finds the lock held waits (each attempt, then retries) longer than any task of
+    the other DAG can hold it (its work bound: the timeout minus its own lock wait)."""
+    import lakeforge_common as common
+
+    def work(task):
+        return task.execution_timeout - common.LOCK_WAIT
+
+    def window(task):
+        return common.lock_window(
+            {
+                "retries": task.retries,
+                "retry_delay": task.retry_delay,
+                "retry_exponential_backoff": task.retry_exponential_backoff,
+                "max_retry_delay": task.max_retry_delay,
+            }
+        )
+
+    medallion, maintenance = dagbag.dags[MEDALLION].tasks, dagbag.dags[MAINTENANCE].tasks
+    for waiting, holding in ((medallion, maintenance), (maintenance, medallion)):
+        longest = max(work(t) for t in holding)
+        for task in waiting:
+            assert window(task) > longest, (task.task_id, window(task), longest)

@@ -104,3 +104,16 @@ def test_cli_gets_sigterm_when_the_task_process_is_sigkilled(start_runner):
     runner.kill()  # no handler runs: only the kernel's parent-death signal is left
 
     assert wait_until(lambda: not alive(cli_pid), 10)
+
+
+def test_a_signal_while_the_cli_starts_kills_it_once_it_runs(common):
+    """The race behind a flaky kill test: the handlers are set before Popen, and a signal that comes
+    before the CLI has a pid is held until it has one, then kills its group and interrupts us."""
+    proc = None
+    with pytest.raises(KeyboardInterrupt):
+        with common._SignalsKillTheGroup(grace_seconds=2) as guard:
+            os.kill(os.getpid(), signal.SIGINT)  # handled at once, while there is no CLI yet
+            proc = subprocess.Popen(["sleep", "300"], start_new_session=True)
+            guard.started(proc)
+
+    assert proc is not None and proc.wait(timeout=10) == -signal.SIGTERM

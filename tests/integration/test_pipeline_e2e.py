@@ -254,7 +254,21 @@ def test_maintenance_compacts_and_keeps_every_table_up_to_date(spark, lakehouse,
     assert any(after[t] != before[t] for t in DATA_TABLES)
     assert {t: rows(spark, lake, t) for t in DATA_TABLES} == snapshot
     assert deltalog.last_commit(str(lake / "silver" / "orders"))["operation"] in ("OPTIMIZE", "VACUUM END")
+    # recorded in the event log like any run, table by table
+    import json
+
+    (record,) = [r for r in events(spark, lake, "run") if r["command"] == "maintenance"]
+    done = {m["table"]: m for m in json.loads(record["metrics"])["maintenance"]}
+    assert set(done) == {*DATA_TABLES, "_ops.events"}
+    assert all(m["vacuum"] == "retain 168 h" for m in done.values())
     # the watermarks were recorded again for the new versions: the next run has nothing to do
     rerun = run(settings_for(landing, lake))
     assert not rerun.report.jvm_started
     assert versions(spark, lake) == after
+    # and maintenance again OPTIMIZEs only what was written since: nothing but the event log
+    second = run(settings_for(landing, lake), command="maintenance")
+    again = {m["table"]: m for m in second.report.maintenance}
+    assert {t for t, m in again.items() if "files_added" in m} == {"_ops.events"}
+    assert all(
+        again[t]["optimize"] == "skipped: nothing written since the last OPTIMIZE" for t in DATA_TABLES
+    )

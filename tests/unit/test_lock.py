@@ -167,6 +167,97 @@ def test_unreadable_holder_file_is_reported_as_an_unknown_process(tmp_path: Path
     assert info.value.message == f"another run holds the pipeline lock {path}: an unknown process"
 
 
+def test_the_lock_file_is_private_to_its_owner(tmp_path: Path) -> None:
+    path = tmp_path / "pipeline.lock"
+    path.write_text("", encoding="utf-8")
+    path.chmod(0o644)  # as an older version left it
+    with PipelineLock(path, holder="run r1"):
+        assert path.stat().st_mode & 0o777 == 0o600
+    fresh = tmp_path / "new" / "pipeline.lock"
+    with PipelineLock(fresh, holder="run r2"):
+        assert fresh.stat().st_mode & 0o777 == 0o600
+
+
+CHILD_HOLDER = """\
+import subprocess, sys, time
+from pathlib import Path
+from lakeforge.pipeline.lock import PipelineLock
+
+lock = PipelineLock(Path(sys.argv[1]), holder="run killed (full)")
+lock.acquire()
+# like the Spark driver: a process of its own that outlives a SIGKILL of the run
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
+lock.record_child(child.pid)
+print(child.pid, flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.fixture
+def killed_run_with_lingering_child(tmp_path: Path) -> Iterator[tuple[Path, int]]:
+    path = tmp_path / "pipeline.lock"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD_HOLDER, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    child = int(proc.stdout.readline())
+    proc.kill()
+    proc.wait(timeout=10)
+    proc.stdout.close()
+    try:
+        yield path, child
+    finally:
+        try:
+            os.kill(child, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def test_a_killed_runs_lingering_driver_keeps_the_lock(
+    killed_run_with_lingering_child: tuple[Path, int],
+) -> None:
+    path, child = killed_run_with_lingering_child
+    with pytest.raises(PipelineLocked) as info:
+        PipelineLock(path, holder="run next", wait_seconds=0).acquire()
+    assert info.value.message == (
+        f"another run holds the pipeline lock {path}: the Spark driver (pid {child}) of run killed (full), "
+        "which is still shutting down"
+    )
+
+
+def test_a_waiter_starts_only_once_the_lingering_driver_has_exited(
+    killed_run_with_lingering_child: tuple[Path, int],
+) -> None:
+    path, child = killed_run_with_lingering_child
+    killer = subprocess.Popen(["sh", "-c", f"sleep 1.5; kill -9 {child}"])
+    started = time.monotonic()
+    lock = PipelineLock(path, holder="run next", wait_seconds=30, poll_seconds=0.05)
+    lock.acquire()
+    try:
+        assert 1.0 <= time.monotonic() - started < 30
+        assert killer.wait(timeout=10) == 0
+        assert (
+            not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
+        )
+        info = json.loads(path.read_text(encoding="utf-8"))
+        assert (info["holder"], info["pid"], "child_pid" in info) == ("run next", os.getpid(), False)
+    finally:
+        lock.release()
+
+
+def test_a_reused_pid_is_not_mistaken_for_the_driver(tmp_path: Path) -> None:
+    path = tmp_path / "pipeline.lock"
+    with PipelineLock(path, holder="run old") as lock:
+        lock.record_child(os.getpid())  # alive, but recorded with another start time below
+    path.write_text(
+        json.dumps({"holder": "run old", "pid": 1, "host": socket.gethostname(), "child_pid": os.getpid(),
+                    "child_start": "1"}),
+        encoding="utf-8",
+    )  # fmt: skip
+    with PipelineLock(path, holder="run new", wait_seconds=0):
+        assert json.loads(path.read_text(encoding="utf-8"))["holder"] == "run new"
+
+
 # --- the CLI ----------------------------------------------------------------------------------------------
 def write_config(tmp_path: Path, wait_timeout: float = 0.5) -> tuple[Path, Path]:
     lakehouse = tmp_path / "lakehouse"
@@ -220,3 +311,18 @@ def test_cli_exits_5_naming_the_holder_while_another_run_holds_the_lock(
     assert lines[0].endswith("-- wait for it to finish, or rerun with --wait")
     assert result.stdout == ""
     assert not (lakehouse / "bronze").exists()  # nothing ran
+
+
+def test_cli_wait_seconds_bounds_the_wait_then_exits_5(tmp_path: Path, holders: list[Holder]) -> None:
+    config, lakehouse = write_config(tmp_path, wait_timeout=600)  # the config would wait ten minutes
+    path = lakehouse / "_ops" / "pipeline.lock"
+    holder = hold(holders, path, name="run maintenance-1 (maintenance)")
+    started = time.monotonic()
+    result = run_cli(tmp_path, "run", "--config", str(config), "--cmd", "ingest", "--wait-seconds", "1.5")
+    waited = time.monotonic() - started
+    assert result.returncode == 5, result.stderr
+    assert 1.5 <= waited < 60
+    assert held_by(holder, "run maintenance-1 (maintenance)", path) in result.stderr
+    refused = run_cli(tmp_path, "run", "--config", str(config), "--cmd", "ingest", "--wait-seconds", "-1")
+    assert refused.returncode == 2
+    assert "--wait-seconds must be 0 or more, not -1" in refused.stderr

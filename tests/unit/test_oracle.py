@@ -329,7 +329,7 @@ def test_empty_lines_are_not_records_and_not_counted(tmp_path: Path) -> None:
     assert exp.orders.quarantine == {(rel, 3): ["malformed_line"]}  # a line of one space is a record
 
 
-def test_zero_byte_and_header_only_files_have_no_records(tmp_path: Path) -> None:
+def test_zero_byte_files_have_not_arrived_and_header_only_files_have_no_records(tmp_path: Path) -> None:
     land(tmp_path, "orders/orders_20260301.csv", b"")
     land(tmp_path, "orders/orders_20260302.csv", f"{ORDER_HEADER}\n")
     land(tmp_path, "orders/orders_20260303.csv", "\ufeff" + ORDER_HEADER)
@@ -341,8 +341,7 @@ def test_zero_byte_and_header_only_files_have_no_records(tmp_path: Path) -> None
         f"{ORDER_HEADER}\n{csv_line(GOOD_ORDER, ORDER_HEADER)}\n",
     )
     exp = expected_from_landing(tmp_path)
-    assert exp.orders.records_per_file == {
-        "orders/orders_20260301.csv": 0,
+    assert exp.orders.records_per_file == {  # SPEC §1: the zero-byte orders_20260301.csv has not arrived
         "orders/orders_20260302.csv": 0,
         "orders/orders_20260303.csv": 0,
     }

@@ -124,6 +124,22 @@ def test_files_that_do_not_count_or_have_not_arrived(tmp_path: Path) -> None:
     assert "hunter2" not in " ".join(report.warnings) and "secret" not in " ".join(report.warnings)
 
 
+def test_a_file_still_settling_waits_for_a_later_run(tmp_path: Path) -> None:
+    import time
+
+    landing = tmp_path / "landing"
+    fresh = write(landing, "orders/orders_2.csv", ORDERS.replace("O1,", "O2,"))
+    settled = write(landing, "orders/orders_1.csv", ORDERS)
+    os.utime(settled, (time.time() - 120, time.time() - 120))  # written two minutes ago
+    report = RunReport()
+    plan = plan_run("ingest", GRAPH, state(tmp_path), report, Landing(landing, settle_seconds=60))
+    assert [f.rel_path for s in plan.steps for f in s.files] == ["orders/orders_1.csv"]
+    assert report.warnings == ["orders/orders_2.csv was modified less than 60 s ago: left for a later run"]
+    os.utime(fresh, (time.time() - 61, time.time() - 61))
+    plan = plan_run("ingest", GRAPH, state(tmp_path), RunReport(), Landing(landing, settle_seconds=60))
+    assert [f.rel_path for s in plan.steps for f in s.files] == ["orders/orders_1.csv", "orders/orders_2.csv"]
+
+
 def test_a_missing_required_column_is_refused_before_anything_is_written(tmp_path: Path) -> None:
     landing = tmp_path / "landing"
     write(landing, "orders/orders_1.csv", "order_id,customer_id\nO1,C1\n")
@@ -133,7 +149,54 @@ def test_a_missing_required_column_is_refused_before_anything_is_written(tmp_pat
     assert {(e.column, action) for e, action in report.drift} >= {("order_ts", "refused")}
 
 
-def test_watermarks_decide_what_is_up_to_date(tmp_path: Path) -> None:
+def test_a_header_over_max_columns_is_refused_naming_the_file(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    header = ",".join(f"c{i}" for i in range(1001))
+    write(landing, "orders/orders_1.csv", ORDERS)
+    write(landing, "orders/orders_2 wide.csv", header + "\n" + ",".join("x" * 1001) + "\n")
+    with pytest.raises(ContractViolation) as info:
+        plan_run("ingest", GRAPH, state(tmp_path), RunReport(), Landing(landing, max_columns=1000))
+    assert info.value.exit_code == 4
+    assert info.value.message == (
+        "orders/orders_2 wide.csv: its header has 1,001 columns, over landing.max_columns (1,000); "
+        "nothing from it was loaded"
+    )
+    # exactly at the limit is fine as far as the bound goes (the contract then judges the columns)
+    write(landing, "orders/orders_2 wide.csv", ",".join(f"c{i}" for i in range(1000)) + "\n")
+    with pytest.raises(SchemaDriftError):
+        plan_run("ingest", GRAPH, state(tmp_path), RunReport(), Landing(landing, max_columns=1000))
+
+
+def test_a_header_of_200k_columns_stops_at_once(tmp_path: Path) -> None:
+    import time
+
+    landing = tmp_path / "landing"
+    write(landing, "orders/orders_1.csv", ",".join(f"column_{i}" for i in range(200_000)) + "\n1\n")
+    started = time.monotonic()
+    with pytest.raises(
+        ContractViolation, match=r"^orders/orders_1\.csv: its header row is longer than 1,048,576 bytes"
+    ):
+        plan_run("ingest", GRAPH, state(tmp_path), RunReport(), Landing(landing))
+    assert time.monotonic() - started < 30  # bounded work, not a hang (a generous bound on a shared machine)
+
+
+def test_a_file_over_max_file_bytes_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    path = write(landing, "orders/orders_1.csv", ORDERS)
+    size = path.stat().st_size
+    with pytest.raises(ContractViolation) as info:
+        plan_run("ingest", GRAPH, state(tmp_path), RunReport(), Landing(landing, max_file_bytes=size - 1))
+    assert info.value.exit_code == 4
+    assert info.value.message == (
+        f"orders/orders_1.csv is {size:,} bytes, over landing.max_file_bytes ({size - 1:,}); nothing from it "
+        "was loaded"
+    )
+    plan = plan_run("ingest", GRAPH, state(tmp_path), RunReport(), Landing(landing, max_file_bytes=size))
+    assert [f.rel_path for s in plan.steps for f in s.files] == ["orders/orders_1.csv"]
+
+
+def test_watermarks_decide_what_is_up_to_date(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(LakehouseState, "change_feed_gap", lambda self, table, after, upto: None)
     versions = {"bronze.orders": 3, "silver.orders": 5, "quarantine.orders": 2}
     marks = [
         Watermark("silver.orders", "bronze.orders", 3, 5),
@@ -177,3 +240,25 @@ def test_the_event_log_round_trips_through_delta_rs(tmp_path: Path) -> None:
     assert log.watermark("silver.orders", "bronze.orders", 0) == 0
     assert log.watermark("silver.orders", "bronze.orders", 1) is None
     assert EVENTS == "_ops.events"
+
+
+def test_a_change_feed_is_gone_once_its_files_or_commits_are(tmp_path: Path) -> None:
+    import pyarrow as pa
+    from deltalake import DeltaTable, write_deltalake
+
+    from lakeforge.deltalog import change_feed_gap
+
+    uri = tmp_path / "t"
+    for i in range(3):
+        write_deltalake(str(uri), pa.table({"x": [i]}), mode="append")
+    assert change_feed_gap(str(uri), 0, 2) is None
+    assert change_feed_gap(str(uri), 2, 2) is None
+    v1_file = DeltaTable(str(uri), version=1).file_uris()
+    (added,) = sorted(set(v1_file) - set(DeltaTable(str(uri), version=0).file_uris()))
+    Path(added.removeprefix("file://")).unlink()  # what VACUUM does once a file is no longer current
+    name = added.rpartition("/")[2]
+    assert change_feed_gap(str(uri), 0, 2) == f"{name} was vacuumed"
+    assert change_feed_gap(str(uri), 1, 2) is None  # a reader already past v1 does not need it
+    DeltaTable(str(uri)).create_checkpoint()
+    (uri / "_delta_log" / f"{2:020d}.json").unlink()  # the log retention at work
+    assert change_feed_gap(str(uri), 1, 2) == "its commit v2 is gone (past the log retention)"

@@ -27,6 +27,11 @@ class LandingSettings(_Strict):
     settle_seconds: float = Field(default=0.0, ge=0)  # a file modified more recently waits for a later run
     # a delivery of at most this many bytes is parsed in the driver (no Python workers, no count job)
     driver_parse_max_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
+    # a header with more columns stops the run (exit 4) naming the file
+    max_columns: int = Field(default=1000, ge=1)
+    # a larger file stops the run (exit 4) naming it: one Python worker parses a file whole, and holds
+    # several times its size while it does
+    max_file_bytes: int = Field(default=256 * 1024 * 1024, ge=1)
 
 
 class SparkSettings(_Strict):

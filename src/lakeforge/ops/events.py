@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 EVENTS = "_ops.events"
 VALIDATED = "_validated"  # the watermark consumer of whole-table suites: input = the table, its version
+OPTIMIZED = "_optimized"  # the watermark consumer of maintenance: input = the table, its version after it
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,11 @@ class EventLog:
         return max(found) if found else None
 
     def validated(self, table: str, version: int) -> bool:
+        return self.marked(VALIDATED, table, version)
+
+    def marked(self, consumer: str, table: str, version: int | None) -> bool:
+        """Whether `consumer` (`VALIDATED`, `OPTIMIZED`) has seen `table` at `version`."""
         return any(
-            w.consumer == VALIDATED and w.input == table and w.input_version == version
+            w.consumer == consumer and w.input == table and w.input_version == version
             for w in self.watermarks
         )

@@ -6,12 +6,18 @@
 Delta's local log store only guards one JVM, so two shells or two Airflow tasks must not commit to the
 same local tables at once. The lock is an `flock` on a file: the kernel releases it when its process
 dies, so a lock left by a killed run is taken over at once. The file names the holder for the message.
+
+The lock covers the whole run, JVM included: the holder records the pid of the Spark driver it started
+(`record_child`), and a new holder that finds the previous holder's driver still alive (a killed run's
+JVM finishes its shutdown on its own, and may be inside a commit) waits for it like for the lock itself.
+The file is private to its owner (0600): another local user can neither read it nor take it.
 """
 
 from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import socket
 import time
@@ -19,6 +25,31 @@ from pathlib import Path
 from types import TracebackType
 
 from lakeforge.errors import PipelineLocked
+
+log = logging.getLogger(__name__)
+
+
+def _start_time(pid: int) -> str | None:
+    """The kernel's start time of a process (field 22 of /proc/<pid>/stat), None when it is gone.
+
+    Recorded with a pid so that a pid reused by an unrelated process is not mistaken for ours.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    fields = stat.rpartition(")")[2].split()
+    return fields[19] if len(fields) > 19 else None
+
+
+def _alive(pid: int, start: str | None) -> bool:
+    now = _start_time(pid)
+    if now is None:
+        return False
+    state = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace").rpartition(")")[2].split()
+    if state and state[0] == "Z":  # a zombie has finished: only its parent's wait() is missing
+        return False
+    return start is None or now == start
 
 
 class PipelineLock:
@@ -28,6 +59,16 @@ class PipelineLock:
         self.wait_seconds = wait_seconds
         self.poll_seconds = poll_seconds
         self._fd: int | None = None
+        self._info: dict[str, object] = {}
+
+    @staticmethod
+    def _read(fd: int) -> dict[str, object]:
+        try:
+            data = os.pread(fd, 1 << 16, 0)
+            info = json.loads(data.decode("utf-8") or "{}")
+        except (OSError, ValueError):
+            return {}
+        return info if isinstance(info, dict) else {}
 
     def _describe_holder(self) -> str:
         try:
@@ -36,32 +77,68 @@ class PipelineLock:
             return "an unknown process"
         return f"{info.get('holder', '?')} (pid {info.get('pid', '?')} on {info.get('host', '?')}, since {info.get('since', '?')})"
 
+    def _lingering_child(self, info: dict[str, object]) -> str | None:
+        """The previous holder's Spark driver when it still runs on this host (its holder is gone)."""
+        child = info.get("child_pid")
+        if not isinstance(child, int) or info.get("host") != socket.gethostname():
+            return None
+        start = info.get("child_start")
+        if not _alive(child, start if isinstance(start, str) else None):
+            return None
+        return f"the Spark driver (pid {child}) of {info.get('holder', 'an earlier run')}, which is still shutting down"
+
     def acquire(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            os.fchmod(fd, 0o600)  # a file left by an older version may be readable by all
+        except PermissionError:
+            pass  # not ours: flock still excludes, and the owner's next run will fix it
         deadline = time.monotonic() + self.wait_seconds
+        said = None
         while True:
+            lingering = None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
+                lingering = self._lingering_child(self._read(fd))
+                if lingering is None:
+                    break
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                if lingering != said and self.wait_seconds > 0:
+                    log.warning("waiting for %s", lingering)
+                    said = lingering
             except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    holder = self._describe_holder()
-                    os.close(fd)
-                    raise PipelineLocked(
-                        f"another run holds the pipeline lock {self.path}: {holder}",
-                        hint="wait for it to finish, or rerun with --wait",
-                    ) from None
-                time.sleep(self.poll_seconds)
-        info = {
+                pass
+            if time.monotonic() >= deadline:
+                holder = lingering or self._describe_holder()
+                os.close(fd)
+                raise PipelineLocked(
+                    f"another run holds the pipeline lock {self.path}: {holder}",
+                    hint="wait for it to finish, or rerun with --wait",
+                ) from None
+            time.sleep(self.poll_seconds)
+        self._info = {
             "holder": self.holder,
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(info).encode(), 0)
         self._fd = fd
+        self._write()
+
+    def _write(self) -> None:
+        assert self._fd is not None
+        data = json.dumps(self._info).encode()
+        os.pwrite(self._fd, data, 0)
+        os.ftruncate(self._fd, len(data))
+
+    def record_child(self, pid: int) -> None:
+        """Name a process this run started that may outlive it (the Spark driver): the lock is not free
+        for the next run until that process has exited too."""
+        if self._fd is None:
+            raise RuntimeError("record_child() needs the lock held")
+        self._info.update(child_pid=pid, child_start=_start_time(pid))
+        self._write()
 
     def release(self) -> None:
         if self._fd is not None:

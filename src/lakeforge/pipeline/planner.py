@@ -62,6 +62,10 @@ class LakehouseState:
         """The valid watermark of `consumer` on `input_` (see EventLog.watermark)."""
         return self.events.watermark(consumer, input_, self.version(consumer))
 
+    def change_feed_gap(self, table: str, after: int, upto: int) -> str | None:
+        """Why the change feed of `table` after `after` up to `upto` is unreadable; None if it is readable."""
+        return deltalog.change_feed_gap(self.catalog.uri(table), after, upto)
+
     def add(self, report: RunReport) -> None:
         """Take the run's new ledger entries and watermarks into account (they are recorded at its end)."""
         for f in report.files:
@@ -80,6 +84,8 @@ class Landing:
     drift_policy: DriftPolicy = DriftPolicy.ADDITIVE  # of bronze: what a header may add
     settle_seconds: float = 0.0
     verify: bool = False  # re-hash files already in the ledger
+    max_columns: int = 1000  # a wider header is refused (exit 4)
+    max_file_bytes: int = 256 * 1024 * 1024  # a larger file is refused (exit 4)
 
 
 @dataclass
@@ -165,7 +171,7 @@ def plan_ingest(
         if known is not None and not landing.verify and (known.size, known.mtime_ns) == (c.size, c.mtime_ns):
             report.skipped_files.append(c.rel_path)
             continue
-        f = fingerprint(c)
+        f = fingerprint(c, landing.max_columns, landing.max_file_bytes)
         if known is not None:
             if known.sha256 != f.sha256:
                 raise ContractViolation(
@@ -236,6 +242,21 @@ def _input_window(
     return (after, upto), None
 
 
+def _readable(
+    state: LakehouseState, input_: str, window: tuple[int | None, int | None], why: str
+) -> tuple[tuple[int | None, int | None], str]:
+    """The window itself when its change feed can be read, else a recompute from the snapshot."""
+    after, upto = window
+    if after is None or upto is None or after >= upto:
+        return window, why
+    gap = state.change_feed_gap(input_, after, upto)
+    if gap is None:
+        return window, why
+    why = f"change feed v{after + 1}..v{upto} is gone ({gap}): recompute from its snapshot v{upto}"
+    log.warning("%s %s", input_, why)
+    return (None, upto), why
+
+
 def plan_cleanse(source: SourceFlow, state: LakehouseState, changing: set[str]) -> Step | None:
     if not source.outputs or (state.version(source.bronze) is None and source.bronze not in changing):
         return None
@@ -243,6 +264,8 @@ def plan_cleanse(source: SourceFlow, state: LakehouseState, changing: set[str]) 
     window, why = _input_window(marks, state.version(source.bronze), source.bronze in changing)
     if why is None:
         return None
+    if source.bronze not in changing:
+        window, why = _readable(state, source.bronze, window, why)
     assert source.silver is not None
     return Step(
         "transform", "cleanse", source.silver, f"{source.bronze} {why}", inputs={source.bronze: window},
@@ -262,6 +285,8 @@ def plan_derive(flow: ResolvedFlow, state: LakehouseState, changing: set[str]) -
         )
         if state.version(flow.table) is None and why is None and name in present:
             why = f"{flow.table} does not exist yet"
+        if why is not None and name not in changing:
+            window, why = _readable(state, name, window, why)
         inputs[name] = window
         if why is not None:
             reasons.append(f"{name} {why}")

@@ -68,7 +68,14 @@ def table_rows(catalog: Catalog, tables: list[str]) -> dict[str, tuple[int, int]
 
 
 def landing_of(settings: Settings, verify: bool = False) -> Landing:
-    return Landing(settings.paths.landing, settings.drift.bronze, settings.landing.settle_seconds, verify)
+    return Landing(
+        settings.paths.landing,
+        settings.drift.bronze,
+        settings.landing.settle_seconds,
+        verify,
+        max_columns=settings.landing.max_columns,
+        max_file_bytes=settings.landing.max_file_bytes,
+    )
 
 
 def make_plan(
@@ -149,7 +156,7 @@ def run_command(
                 log.info("plan: %s", step.describe())
             if plan.has_work:
                 from lakeforge.pipeline.engine import Engine, planned_checks, quality_gate
-                from lakeforge.spark import build_spark
+                from lakeforge.spark import build_spark, driver_pid
 
                 quality = quality_gate(settings, ctx, graph)
                 checks = planned_checks(plan.steps)
@@ -167,6 +174,9 @@ def run_command(
                 with _stage(report, None, "spark"):
                     spark = build_spark(settings.spark)
                     report.jvm_started = True
+                    pid = driver_pid(spark)
+                    if pid is not None:
+                        lock.record_child(pid)  # the next run waits for this JVM too, should we be killed
                     if checks:
                         quality.prepare()  # wait for it here: no import runs beside the stages' work
                 engine = Engine(spark, settings, ctx, graph, state, report, hook=crashpoint, quality=quality)

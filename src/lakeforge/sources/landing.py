@@ -27,7 +27,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlparse
 
 from lakeforge.errors import ContractViolation
 from lakeforge.sources.csvparse import TRIM_CHARS, decode, parse_csv_text
@@ -97,8 +96,19 @@ def candidates(landing: Path, source: str, settle_seconds: float = 0.0, now: flo
     return listing
 
 
-def fingerprint(c: Candidate) -> LandingFile:
-    """Hash the file and read its header, streaming (the driver holds one chunk at a time)."""
+def fingerprint(c: Candidate, max_columns: int = 0, max_bytes: int = 0) -> LandingFile:
+    """Hash the file and read its header, streaming (the driver holds one chunk at a time).
+
+    Refuses (exit 4, naming the file) a file over `max_bytes`, a header over `max_columns` and a header
+    row longer than the first MiB, before reading further: nothing about a file bounds its size.
+    """
+    if max_bytes and c.size > max_bytes:
+        raise ContractViolation(
+            f"{c.rel_path} is {c.size:,} bytes, over landing.max_file_bytes ({max_bytes:,}); nothing from it "
+            "was loaded",
+            hint="split the delivery into smaller files, or raise landing.max_file_bytes if the workers' "
+            "memory allows (a file is parsed whole by one Python worker)",
+        )
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8-sig")()
     head: list[str] = []
@@ -128,7 +138,19 @@ def fingerprint(c: Candidate) -> LandingFile:
                 f"{c.rel_path} is not UTF-8: it ends inside a character",
                 hint="re-export the file as UTF-8; nothing from it was loaded",
             ) from exc
-    header, _ = parse_csv_text("".join(head))
+    text = "".join(head)
+    if size > len(text.encode("utf-8")) and "\n" not in text and "\r" not in text:
+        raise ContractViolation(
+            f"{c.rel_path}: its header row is longer than {CHUNK:,} bytes; nothing from it was loaded",
+            hint=f"a header holds at most landing.max_columns columns ({max_columns or 'unbounded'})",
+        )
+    header, _ = parse_csv_text(text)
+    if header is not None and max_columns and len(header) > max_columns:
+        raise ContractViolation(
+            f"{c.rel_path}: its header has {len(header):,} columns, over landing.max_columns "
+            f"({max_columns:,}); nothing from it was loaded",
+            hint="fix the export, or raise landing.max_columns",
+        )
     return LandingFile(
         c.source,
         c.rel_path,
@@ -212,6 +234,23 @@ def parse_file(rel: str, sha256: str, content: bytes, columns: list[str]):  # ty
     return pa.RecordBatch.from_arrays(arrays, names=[*columns, *BRONZE_EXTRA])
 
 
+GLOB_CHARS = re.compile(r"([\\{}\[\]*?])")
+
+
+def glob_escaped(path: str) -> str:
+    """A path as Hadoop's glob matcher reads it literally: `[`, `]`, `{`, `}`, `*`, `?`, `\\` escaped."""
+    return GLOB_CHARS.sub(r"\\\1", path)
+
+
+def file_key(location: str) -> str:
+    """`<source>/<name>` of a landing file from its path as Spark reports it.
+
+    Spark's `path` column is the Hadoop path as text, not a URI: `#`, `?` and `%41` stand for themselves
+    there, so it is never URL-decoded; its last two components are the source folder and the file name.
+    """
+    return "/".join(location.rsplit("/", 2)[-2:])
+
+
 def _parser(files: dict[str, tuple[str, str]], columns: list[str]):  # type: ignore[no-untyped-def]
     """The mapInArrow function: binaryFile rows (path, content) -> one Arrow row per CSV record."""
 
@@ -219,8 +258,8 @@ def _parser(files: dict[str, tuple[str, str]], columns: list[str]):  # type: ign
         for batch in batches:
             paths = batch.column("path").to_pylist()
             contents = batch.column("content").to_pylist()
-            for uri, content in zip(paths, contents, strict=True):
-                rel, sha = files[unquote(urlparse(uri).path)]
+            for location, content in zip(paths, contents, strict=True):
+                rel, sha = files[file_key(location)]
                 yield parse_file(rel, sha, content, columns)
 
     return parse
@@ -262,8 +301,8 @@ def read_bronze_batch(
         counts = {f.rel_path: b.num_rows for f, b in zip(with_rows, batches, strict=True)}
         table = pa.Table.from_batches(batches)
         return spark.createDataFrame(table, schema=schema), counts
-    lookup = {str(f.path.absolute()): (f.rel_path, f.sha256) for f in with_rows}
-    raw = spark.read.format("binaryFile").load([str(f.path.absolute()) for f in with_rows])
+    lookup = {f.rel_path: (f.rel_path, f.sha256) for f in with_rows}
+    raw = spark.read.format("binaryFile").load([glob_escaped(str(f.path.absolute())) for f in with_rows])
     raw = raw.select("path", "content").repartition(min(len(with_rows), 64))
     return raw.mapInArrow(_parser(lookup, columns), schema), None
 
@@ -274,7 +313,9 @@ __all__ = [
     "LandingFile",
     "candidates",
     "check_header_names",
+    "file_key",
     "fingerprint",
+    "glob_escaped",
     "list_files",
     "read_bronze_batch",
 ]
