@@ -1,6 +1,8 @@
 """The `lakeforge` command line: parse options, call the pipeline, print a summary, exit with SPEC §5 codes.
 
 lakeforge run --config config/local.yaml --env local --cmd full
+lakeforge status --config config/local.yaml            # no Spark: runs, tables, waiting files, lock
+lakeforge history silver.orders --config config/local.yaml
 lakeforge generate --scale 0.01 --seed 7 --out data/landing
 """
 
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lakeforge.errors import ConfigError, LakeforgeError
+from lakeforge.logs import configure as configure_logging
 from lakeforge.pipeline.context import RunContext
 
 if TYPE_CHECKING:
@@ -81,6 +84,25 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
     plan.add_argument("--verify-landing", action="store_true", help="re-hash files already in the ledger")
     plan.add_argument("--debug", action="store_true", help="print full tracebacks")
+
+    st = sub.add_parser(
+        "status", help="last runs, tables, waiting files and the lock, from metadata (no Spark)"
+    )
+    st.add_argument("--config", type=Path, required=True, help="YAML config, e.g. config/local.yaml")
+    st.add_argument("--env", default="local", help="the environment overlay of the config")
+    st.add_argument("--runs", type=int, default=5, help="how many recent runs to show")
+    st.add_argument("--json", action="store_true", help="print the status as JSON")
+    st.add_argument("--debug", action="store_true", help="print full tracebacks")
+
+    hist = sub.add_parser("history", help="the runs, or one table's commits with their metrics (no Spark)")
+    hist.add_argument(
+        "table", nargs="?", help="a table of the flow graph, e.g. silver.orders (default: runs)"
+    )
+    hist.add_argument("--config", type=Path, required=True, help="YAML config, e.g. config/local.yaml")
+    hist.add_argument("--env", default="local", help="the environment overlay of the config")
+    hist.add_argument("--limit", type=int, default=20, help="how many runs or commits, newest first")
+    hist.add_argument("--json", action="store_true", help="print the history as JSON")
+    hist.add_argument("--debug", action="store_true", help="print full tracebacks")
 
     gen = sub.add_parser("generate", help="write a sample landing zone (SPEC §7)")
     gen.add_argument("--scale", type=float, default=0.01, help="1 = 100,000 customers and 1,000,000 orders")
@@ -171,7 +193,7 @@ def _run(args: argparse.Namespace) -> int:
     from lakeforge.pipeline.runner import run_command
 
     settings = load_settings(args.config, env=args.env)
-    logging.getLogger().setLevel(settings.logging.level.upper())
+    configure_logging(settings.logging.json_format, settings.logging.level)
     ctx = RunContext.create(
         command=args.cmd,
         env=args.env,
@@ -245,6 +267,32 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _status(args: argparse.Namespace) -> int:
+    from lakeforge.config import load_settings
+    from lakeforge.flows import load_graph
+    from lakeforge.pipeline.status import format_status, status
+
+    settings = load_settings(args.config, env=args.env)
+    found = status(settings, load_graph(settings), runs=args.runs)
+    _console(json.dumps(found.to_dict(), default=str) if args.json else format_status(found))
+    return 0
+
+
+def _history(args: argparse.Namespace) -> int:
+    from lakeforge.config import load_settings
+    from lakeforge.flows import load_graph
+    from lakeforge.pipeline.status import format_commits, format_runs, run_history, table_history
+
+    settings = load_settings(args.config, env=args.env)
+    if args.table is None:
+        runs = run_history(settings, args.limit)
+        _console(json.dumps(runs, default=str) if args.json else "\n".join(format_runs(runs)))
+        return 0
+    commits = table_history(settings, load_graph(settings), args.table, args.limit)
+    _console(json.dumps(commits, default=str) if args.json else format_commits(args.table, commits))
+    return 0
+
+
 def _generate(args: argparse.Namespace) -> int:
     from lakeforge.sample.generator import generate
 
@@ -266,9 +314,7 @@ def _generate(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     os.environ["TZ"] = "UTC"
     time.tzset()
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    configure_logging(json_format=False, level="INFO")
     for noisy in ("py4j", "great_expectations", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     args = _parser().parse_args(argv)
@@ -276,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
         handler = {
             "run": _run,
             "plan": _plan,
+            "status": _status,
+            "history": _history,
             "generate": _generate,
             "fetch-jars": _fetch_jars,
             "suites": _suites,

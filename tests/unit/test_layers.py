@@ -1,6 +1,6 @@
 """Layers point one way: lower layers never import higher ones (TYPE_CHECKING imports included).
 
-results, errors, deltalog      leaves: import no other lakeforge module (errors excepted)
+results, errors, deltalog, logs  leaves: import no other lakeforge module (errors excepted)
 contracts                      may use the leaves
 config                         contracts and below
 sources, transforms, quality, writers, flows   config and below, never the pipeline or ops
@@ -19,6 +19,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "results": {"*"},
     "errors": {"*"},
     "deltalog": {"*"},
+    "logs": {"*"},
     "contracts": {
         "config",
         "sources",
@@ -61,7 +62,7 @@ FORBIDDEN: dict[str, set[str]] = {
     },
     "spark": {"contracts", "sources", "transforms", "quality", "writers", "flows", "ops", "pipeline", "cli"},
 }
-LEAF_ALLOWED = {"errors": set(), "results": set(), "deltalog": set()}
+LEAF_ALLOWED = {"errors": set(), "results": set(), "deltalog": set(), "logs": set()}
 
 
 def layer(module: str) -> str:

@@ -202,7 +202,7 @@ def test_replace_where_refuses_an_always_true_predicate(
     assert not writer.exists("gold.daily_revenue")  # refused before anything is created
 
 
-@pytest.mark.parametrize("predicate", ["2=2", "NOT false", "true AND true"])
+@pytest.mark.parametrize("predicate", ["2=2", "NOT false", "true AND true", "'order_date' = 'order_date'"])
 def test_replace_where_refuses_any_constant_true_predicate(
     spark: Any, writer: SafeDeltaWriter, predicate: str
 ) -> None:

@@ -83,7 +83,7 @@ def maintain(engine: Engine, retention_hours: int, optimize: bool = True) -> lis
         if table in lagging:
             message = f"VACUUM {table} skipped: {'; '.join(lagging[table])}, and still needs its change feed after that"
             entry["vacuum"] = "skipped: a consumer lags"
-            log.warning(message)
+            log.warning(message, extra={"event": "maintenance"})
             report.warnings.append(message)
         else:
             spark.sql(f"VACUUM delta.{quoted} RETAIN {int(retention_hours)} HOURS")
@@ -93,7 +93,7 @@ def maintain(engine: Engine, retention_hours: int, optimize: bool = True) -> lis
         entry["version"] = deltalog.version(uri)
         if optimize and table != EVENTS:  # the event log moves with every run: no mark would stay valid
             report.watermarks.append(Watermark(OPTIMIZED, table, entry["version"], None))
-        log.info("maintained %s: %s", table, entry)
+        log.info("maintained %s: %s", table, entry, extra={"event": "maintenance"})
         results.append(entry)
         report.maintenance.append(entry)
     for (consumer, input_), w in valid.items():

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from lakeforge.contracts.models import WriteMode
 from lakeforge.errors import ContractViolation, QualityGateFailed
+from lakeforge.logs import log_context
 from lakeforge.ops.events import VALIDATED
 from lakeforge.quality.gates import QualityGate
 from lakeforge.results import FileRecord, GateResult, Reconciliation, RunReport, Watermark
@@ -163,18 +164,24 @@ class Engine:
         kind = steps[0].kind
         if kind == "ingest":
             for step in steps:
-                self._ingest(step)
+                with log_context(table=step.target):
+                    self._ingest(step)
             return
         if kind == "validate":
             self._validate(steps)
             return
         with ExitStack() as stack:
-            prepared = [
-                self._prepare_cleanse(s, stack) if s.kind == "cleanse" else self._prepare_derive(s, stack)
-                for s in steps
-            ]
-            for p in prepared:
-                p.publish()
+            prepared = []
+            for s in steps:
+                with log_context(table=s.target):
+                    prepared.append(
+                        self._prepare_cleanse(s, stack)
+                        if s.kind == "cleanse"
+                        else self._prepare_derive(s, stack)
+                    )
+            for s, p in zip(steps, prepared, strict=True):
+                with log_context(table=s.target):
+                    p.publish()
 
     # --- ingest: landing -> bronze ------------------------------------------------------------------------
     def _ingest(self, step: Step) -> None:
@@ -246,7 +253,13 @@ class Engine:
                 )
             )  # fmt: skip
         self.state.add(self.report)
-        log.info("ingested %s records of %s file(s) into %s", total, len(step.files), table)
+        log.info(
+            "ingested %s records of %s file(s) into %s",
+            total,
+            len(step.files),
+            table,
+            extra={"event": "ingest"},
+        )
 
     # --- cleanse: bronze -> silver + quarantine ------------------------------------------------------------
     def _prepare_cleanse(self, step: Step, stack: ExitStack) -> _Prepared:

@@ -105,7 +105,7 @@ class PipelineLock:
                     break
                 fcntl.flock(fd, fcntl.LOCK_UN)
                 if lingering != said and self.wait_seconds > 0:
-                    log.warning("waiting for %s", lingering)
+                    log.warning("waiting for %s", lingering, extra={"event": "lock_wait"})
                     said = lingering
             except BlockingIOError:
                 pass

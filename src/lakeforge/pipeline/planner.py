@@ -253,7 +253,7 @@ def _readable(
     if gap is None:
         return window, why
     why = f"change feed v{after + 1}..v{upto} is gone ({gap}): recompute from its snapshot v{upto}"
-    log.warning("%s %s", input_, why)
+    log.warning("%s %s", input_, why, extra={"event": "recompute"})
     return (None, upto), why
 
 

@@ -23,6 +23,7 @@ from lakeforge.config.models import Settings
 from lakeforge.contracts.registry import Catalog
 from lakeforge.errors import LakeforgeError
 from lakeforge.flows import FlowGraph, load_graph
+from lakeforge.logs import log_context
 from lakeforge.ops.events import EVENTS, RunInfo, append_events, run_events
 from lakeforge.pipeline.context import RunContext
 from lakeforge.pipeline.faults import crashpoint
@@ -93,7 +94,7 @@ def _stage(report: RunReport, spark: SparkSession | None, name: str) -> Iterator
     stats = report.stages.setdefault(name, StageStats())
     commits_before = report.delta_commits
     started = time.monotonic()
-    with job_group(spark, name) as jobs:
+    with log_context(stage=name), job_group(spark, name) as jobs:
         try:
             yield
         finally:
@@ -144,7 +145,7 @@ def run_command(
     )
     started = time.monotonic()
     report = RunReport()
-    with lock:
+    with log_context(run_id=ctx.run_id, command=ctx.command), lock:
         engine: Engine | None = None
         plan: Plan | None = None
         status, error = "success", None
@@ -153,7 +154,7 @@ def run_command(
                 state = LakehouseState.load(catalog, graph)
                 plan = make_plan(settings, ctx, graph, state, report, verify_landing)
             for step in plan.steps:
-                log.info("plan: %s", step.describe())
+                log.info("plan: %s", step.describe(), extra={"event": "plan"})
             if plan.has_work:
                 from lakeforge.pipeline.engine import Engine, planned_checks, quality_gate
                 from lakeforge.spark import build_spark, driver_pid
@@ -182,7 +183,7 @@ def run_command(
                 engine = Engine(spark, settings, ctx, graph, state, report, hook=crashpoint, quality=quality)
                 _execute(engine, settings, plan, graph)
             else:
-                log.info("nothing to do: every table is up to date with its inputs")
+                log.info("nothing to do: every table is up to date with its inputs", extra={"event": "noop"})
         except BaseException as exc:  # noqa: BLE001 - recorded below, then raised again unchanged
             status, error = "failed", exc
         crashpoint("run:before_records")

@@ -331,7 +331,8 @@ class QualityGate:
                     "failed": result.failed,
                     "duration_s": result.duration_s,
                 }
-            )
+            ),
+            extra={"event": "gate"},
         )
         return result
 

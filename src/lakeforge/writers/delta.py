@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -271,7 +272,7 @@ class SafeDeltaWriter:
             )
             return metrics
         self._check(target, "appended rows", rows_in, metrics.inserted, om)
-        log.info("appended %s rows to %s (v%s)", rows_in, target, metrics.version)
+        log.info("appended %s rows to %s (v%s)", rows_in, target, metrics.version, extra={"event": "write"})
         return metrics
 
     def _check_unique(self, df: DataFrame, target: str, keys: list[str]) -> None:
@@ -357,6 +358,7 @@ class SafeDeltaWriter:
             metrics.inserted,
             metrics.updated,
             metrics.version,
+            extra={"event": "write"},
         )
         return metrics
 
@@ -391,7 +393,10 @@ class SafeDeltaWriter:
         self._merge_sql(df, target, keys, clauses, metadata)
         metrics, om = self._merge_metrics(target, rows_in, before, started, deletes=True)
         self._check(target, "inserted and updated rows", rows_in, metrics.inserted + metrics.updated, om)
-        log.info("refreshed %s: %s rows, %s deleted (v%s)", target, rows_in, metrics.deleted, metrics.version)
+        log.info(
+            "refreshed %s: %s rows, %s deleted (v%s)", target, rows_in, metrics.deleted, metrics.version,
+            extra={"event": "write"},
+        )  # fmt: skip
         return metrics
 
     def insert_new(
@@ -437,17 +442,26 @@ class SafeDeltaWriter:
             self._commit_append(fresh, target, {}, metadata)
         metrics, om = self._metrics(target, WriteMode.INSERT_ONLY, expected, before, started)
         self._check(target, "inserted rows", expected, metrics.inserted, om)
+        log.info(
+            "inserted %s new rows into %s (v%s)",
+            metrics.inserted,
+            target,
+            metrics.version,
+            extra={"event": "write"},
+        )
         return metrics
 
-    def _constant(self, predicate: str) -> bool:
-        """True when the predicate names no column (`true`, `2=2`, `NOT false`): it cannot scope a write."""
-        from pyspark.errors import AnalysisException
-
-        try:
-            _ = self.spark.sql(f"SELECT ({predicate}) AS p").schema  # resolves only without column references
-        except AnalysisException:
-            return False
-        return True
+    @staticmethod
+    def _constant(predicate: str, columns: list[str]) -> bool:
+        """True when the predicate names none of the table's columns (`true`, `2=2`, `NOT false`): it
+        cannot scope a write. Read from the text (string literals dropped, typed literals such as
+        DATE'...' are not names), not by asking Spark to resolve it: a failed resolution logs an ERROR."""
+        text = re.sub(r"'(?:[^'\\]|\\.|'')*'", "'", predicate)
+        text = re.sub(r'"(?:[^"\\]|\\.)*"', '"', text)
+        names = {n.lower() for n in re.findall(r"`((?:[^`]|``)+)`", text)}
+        text = re.sub(r"`(?:[^`]|``)+`", " ", text)
+        names |= {m.group(1).lower() for m in re.finditer(r"\b([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*')", text)}
+        return not names & {c.lower() for c in columns}
 
     def write_with_replace_where(
         self,
@@ -461,7 +475,7 @@ class SafeDeltaWriter:
         from pyspark.sql import functions as F
 
         started = time.monotonic()
-        if not predicate or not predicate.strip() or self._constant(predicate):
+        if not predicate or not predicate.strip() or self._constant(predicate, df.columns):
             raise LakeforgeError(
                 f"replaceWhere on {target} refused: the predicate {predicate!r} would replace the whole table",
                 hint="scope it to the partitions that changed",
@@ -509,5 +523,6 @@ class SafeDeltaWriter:
             predicate,
             rows_in,
             metrics.version,
+            extra={"event": "write"},
         )
         return metrics
