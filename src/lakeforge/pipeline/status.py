@@ -5,8 +5,8 @@
     table_history(settings, graph, "silver.orders", limit=20)   # a table's commits with their metrics
 
 Everything here reads the Delta logs, the event log and the landing zone's directory listing; nothing
-starts Spark, so `lakeforge status` and `lakeforge history` answer in well under a second and work
-on a machine without Java.
+starts Spark, so `lakeforge status` and `lakeforge history` answer in about a second or less (0.9 s and
+0.35 s here, mostly imports) and work on a machine without Java.
 """
 
 from __future__ import annotations
