@@ -29,27 +29,37 @@ from lakeforge.errors import PipelineLocked
 log = logging.getLogger(__name__)
 
 
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (state first), None when it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    return stat.rpartition(")")[2].split()
+
+
 def _start_time(pid: int) -> str | None:
     """The kernel's start time of a process (field 22 of /proc/<pid>/stat), None when it is gone.
 
     Recorded with a pid so that a pid reused by an unrelated process is not mistaken for ours.
     """
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return None
-    fields = stat.rpartition(")")[2].split()
-    return fields[19] if len(fields) > 19 else None
+    fields = _stat(pid)
+    return fields[19] if fields is not None and len(fields) > 19 else None
 
 
 def _alive(pid: int, start: str | None) -> bool:
-    now = _start_time(pid)
-    if now is None:
+    fields = _stat(pid)
+    if not fields or len(fields) <= 19 or fields[0] == "Z":  # a zombie has finished: only wait() is missing
         return False
-    state = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace").rpartition(")")[2].split()
-    if state and state[0] == "Z":  # a zombie has finished: only its parent's wait() is missing
-        return False
-    return start is None or now == start
+    return start is None or fields[19] == start
+
+
+def describe_holder(info: dict[str, object]) -> str:
+    """`run X (cmd) (pid N on host, since T)`: who the lock file says holds the lock."""
+    return (
+        f"{info.get('holder', '?')} (pid {info.get('pid', '?')} on {info.get('host', '?')}, "
+        f"since {info.get('since', '?')})"
+    )
 
 
 class PipelineLock:
@@ -75,7 +85,7 @@ class PipelineLock:
             info = json.loads(self.path.read_text(encoding="utf-8") or "{}")
         except (OSError, ValueError):
             return "an unknown process"
-        return f"{info.get('holder', '?')} (pid {info.get('pid', '?')} on {info.get('host', '?')}, since {info.get('since', '?')})"
+        return describe_holder(info)
 
     def _lingering_child(self, info: dict[str, object]) -> str | None:
         """The previous holder's Spark driver when it still runs on this host (its holder is gone)."""

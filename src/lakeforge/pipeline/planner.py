@@ -46,6 +46,8 @@ class LakehouseState:
     graph: FlowGraph
     versions: dict[str, int | None]
     events: EventLog
+    # change-feed windows already checked: a run plans each stage twice (predicted, then for real)
+    gaps: dict[tuple[str, int, int], str | None] = field(default_factory=dict, repr=False)
 
     @staticmethod
     def load(catalog: Catalog, graph: FlowGraph) -> LakehouseState:
@@ -63,8 +65,13 @@ class LakehouseState:
         return self.events.watermark(consumer, input_, self.version(consumer))
 
     def change_feed_gap(self, table: str, after: int, upto: int) -> str | None:
-        """Why the change feed of `table` after `after` up to `upto` is unreadable; None if it is readable."""
-        return deltalog.change_feed_gap(self.catalog.uri(table), after, upto)
+        """Why the change feed of `table` after `after` up to `upto` is unreadable; None if it is readable.
+
+        Read from the log once per window and run: versions never change once written."""
+        key = (table, after, upto)
+        if key not in self.gaps:
+            self.gaps[key] = deltalog.change_feed_gap(self.catalog.uri(table), after, upto)
+        return self.gaps[key]
 
     def add(self, report: RunReport) -> None:
         """Take the run's new ledger entries and watermarks into account (they are recorded at its end)."""
@@ -249,11 +256,13 @@ def _readable(
     after, upto = window
     if after is None or upto is None or after >= upto:
         return window, why
+    said = (input_, after, upto) in state.gaps
     gap = state.change_feed_gap(input_, after, upto)
     if gap is None:
         return window, why
     why = f"change feed v{after + 1}..v{upto} is gone ({gap}): recompute from its snapshot v{upto}"
-    log.warning("%s %s", input_, why, extra={"event": "recompute"})
+    if not said:  # once per run, though the stage is planned twice
+        log.warning("%s %s", input_, why, extra={"event": "recompute"})
     return (None, upto), why
 
 

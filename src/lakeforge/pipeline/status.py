@@ -23,6 +23,7 @@ from lakeforge import deltalog
 from lakeforge.contracts.registry import Catalog
 from lakeforge.errors import ConfigError
 from lakeforge.ops.events import EVENTS, EventLog
+from lakeforge.pipeline.lock import describe_holder
 from lakeforge.sources.landing import candidates
 
 if TYPE_CHECKING:
@@ -141,7 +142,9 @@ def lock_state(lakehouse: Path) -> str:
         info = json.loads(text)
     except ValueError:
         return "unknown (unreadable lock file)"
-    holder = f"{info.get('holder', '?')} (pid {info.get('pid', '?')} on {info.get('host', '?')}, since {info.get('since', '?')})"
+    if not isinstance(info, dict):
+        return "unknown (unreadable lock file)"
+    holder = describe_holder(info)
     pid = info.get("pid")
     if info.get("host") == socket.gethostname() and isinstance(pid, int):
         try:

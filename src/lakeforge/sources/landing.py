@@ -113,6 +113,7 @@ def fingerprint(c: Candidate, max_columns: int = 0, max_bytes: int = 0) -> Landi
     decoder = codecs.getincrementaldecoder("utf-8-sig")()
     head: list[str] = []
     head_size = 0
+    head_bytes = 0
     offset = 0
     size = 0
     with open(c.path, "rb") as fh:
@@ -130,6 +131,7 @@ def fingerprint(c: Candidate, max_columns: int = 0, max_bytes: int = 0) -> Landi
             if head_size < CHUNK:
                 head.append(text)
                 head_size += len(text)
+                head_bytes += len(chunk)
             offset += len(chunk)
         try:
             decoder.decode(b"", final=True)
@@ -139,7 +141,7 @@ def fingerprint(c: Candidate, max_columns: int = 0, max_bytes: int = 0) -> Landi
                 hint="re-export the file as UTF-8; nothing from it was loaded",
             ) from exc
     text = "".join(head)
-    if size > len(text.encode("utf-8")) and "\n" not in text and "\r" not in text:
+    if size > head_bytes and "\n" not in text and "\r" not in text:
         raise ContractViolation(
             f"{c.rel_path}: its header row is longer than {CHUNK:,} bytes; nothing from it was loaded",
             hint=f"a header holds at most landing.max_columns columns ({max_columns or 'unbounded'})",
