@@ -1,5 +1,5 @@
 # lakeforge: the README's commands. `make run` and `make test` work on a fresh machine with only
-# Python 3.11+, Java 17+ and network access to PyPI and Maven Central.
+# Python 3.11+, Java 17+ and network access to PyPI, Maven Central and the npm registry.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -18,12 +18,13 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements/constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "lakeforge needs Python 3.11+, found " + sys.version.split()[0])'
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e '.[dev]'
+	$(VENV)/bin/python -m pip install --quiet -c requirements/constraints.txt -e '.[dev]'
 	$(VENV)/bin/lakeforge fetch-jars
+	$(VENV)/bin/lakeforge fetch-assets
 	@touch $(STAMP)
 
 jars: install
@@ -34,10 +35,16 @@ run: install
 		$(VENV)/bin/lakeforge generate --scale $(SCALE) --seed $(SEED) --out $(LANDING); fi
 	$(VENV)/bin/lakeforge run --config $(CONFIG) --env $(ENV) --cmd full
 
-test: install test-pipeline airflow-test airflow-e2e
+test: install security chromium test-pipeline airflow-test airflow-e2e
 
-test-pipeline: install
-	$(VENV)/bin/python -m pytest tests/unit tests/integration $(PYTEST_ARGS)
+# line coverage of src/ over every process the tests start; fails under 85% (pyproject [tool.coverage])
+# tests/observe scrapes a run with a real Prometheus (observe-rules installs it, and checks the alert rules):
+# in the same pytest process, so its run shares the session's warm Spark
+test-pipeline: install observe-rules
+	$(VENV)/bin/python -m coverage erase
+	LAKEFORGE_OBSERVE_REQUIRED=1 $(VENV)/bin/python -m coverage run -m pytest tests/unit tests/integration tests/deploy tests/observe $(PYTEST_ARGS)
+	$(VENV)/bin/python -m coverage combine --quiet
+	$(VENV)/bin/python -m coverage report
 
 # speed goals (benchmarks/README.md): minutes of Spark and a few GB under /tmp; not part of `make test`
 bench: install
@@ -52,3 +59,9 @@ clean:
 	rm -rf data .pytest_cache .ruff_cache .mypy_cache
 
 include mk/airflow.mk
+include mk/server.mk
+include mk/observe.mk
+include mk/package.mk
+include mk/report.mk
+include mk/security.mk
+include mk/image.mk

@@ -18,6 +18,12 @@ both sides. Every process is timed whole, from start to exit (subprocess, time.m
                  the delivery of measure 4 (skip with --no-big: scale 4 takes minutes and disk)          <= 1.3x
   6 commits      Delta commits of measure 4's run (cross-checked with the `_delta_log` files it added)
                  at most the tables it changed + 1
+  7 remote       `--cmd full` of the sample through a warm Spark Connect server (`lakeforge server`,
+                 warmed by one full run into another lakehouse) / the same run embedded                 <= 0.4x
+  8 remote_noop  `--cmd ingest` of the sample through that server, nothing new: wall seconds             <= 2 s
+  9 dag          `airflow dags test lakeforge_medallion` through the server (scripts/airflow/e2e.sh
+                 with LAKEFORGE_E2E_REMOTE=1, on its sample: scale 0.01, seed 7) / one embedded
+                 `--cmd full` of the same data (needs `make airflow-venv`; PostgreSQL is started)        <= 1.2x
 
 `--repeat N` repeats the small measures (1, 2 and the floor) and reports medians. Generated landing
 zones are kept under `--out/data` and reused while the generator's source is unchanged; lakehouses are
@@ -31,6 +37,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import statistics
@@ -64,6 +71,9 @@ MEASURES = {  # number -> name accepted by --only
     4: "delivery",
     5: "big",
     6: "commits",
+    7: "remote",
+    8: "remote_noop",
+    9: "dag",
 }
 
 
@@ -423,9 +433,13 @@ class Bench:
         log(f"{label}: {wall:.1f} s")
         return Proc(label, wall, stdout, stem, java=sorted(watcher.java) if watcher else None)
 
-    def run(self, cfg: Path, label: str, watch: bool = False) -> Proc:
-        """`lakeforge run --cmd full --json` with this config."""
-        cmd = [str(CLI), "run", "--config", str(cfg), "--env", "local", "--cmd", "full", "--json"]
+    def run(
+        self, cfg: Path, label: str, watch: bool = False, remote: str | None = None, command: str = "full"
+    ) -> Proc:
+        """`lakeforge run --cmd full --json` with this config (through `remote`, a Connect server, if given)."""
+        cmd = [str(CLI), "run", "--config", str(cfg), "--env", "local", "--cmd", command, "--json"]
+        if remote:
+            cmd += ["--remote", remote]
         proc = self.process(label, cmd, watch)
         proc.summary = parse_summary(proc.stdout, label)
         return proc
@@ -603,6 +617,112 @@ class Bench:
             row.note = f"the Delta logs gained {on_disk} commits, the summary says {commits}"
         return [row]
 
+    # --- DRIVER: a warm Spark Connect server
+    def server(self) -> str:
+        """Start `lakeforge server` once (state under --out, a free loopback port); stopped by close()."""
+
+        def make() -> str:
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                port = probe.getsockname()[1]
+            self.env["LAKEFORGE_STATE_DIR"] = str(self.out / "server-state")
+            cfg = self.sample()
+            cmd = [str(CLI), "server", "start", "--config", str(cfg), "--port", str(port), "--json"]
+            proc = self.process("server-start", cmd)
+            self._memo["server-started"] = True
+            url = json.loads(proc.stdout.strip().splitlines()[-1])["url"]
+            warm = self.out / "sample" / "warmup-lake"
+            shutil.rmtree(warm, ignore_errors=True)
+            warm_cfg = write_config(self.out / "sample" / "warmup.yaml", self.generated(*SAMPLE), warm)
+            self.run(warm_cfg, "server-warmup", remote=url)
+            return url
+
+        return self.memo("server", make)
+
+    def close(self) -> None:
+        if self._memo.get("server-started"):
+            subprocess.run([str(CLI), "server", "stop"], env=self.env, cwd=self.out, check=False)
+
+    def m7_remote(self) -> list[Row]:
+        row = Row(7, "remote_full_over_local", "sample: full through a warm server / embedded", "x", 0.4)
+        url = self.server()
+        cfg = self.sample()
+        lake = self.out / "sample" / "lake"
+        remote, local = [], []
+        for i in range(self.repeat):  # interleaved, like measure 1
+            shutil.rmtree(lake, ignore_errors=True)
+            local.append(self.run(cfg, f"sample-local-{i + 1}"))
+            shutil.rmtree(lake, ignore_errors=True)
+            remote.append(self.run(cfg, f"sample-remote-{i + 1}", remote=url))
+        self._memo["sample-loaded"] = True
+        row.value = ratio(statistics.median(p.wall for p in remote), statistics.median(p.wall for p in local))
+        row.detail = {
+            "remote_s": _rounded([p.wall for p in remote]),
+            "local_s": _rounded([p.wall for p in local]),
+        }
+        row.detail |= {
+            "remote_stages": stage_seconds(remote[-1].summary),
+            "local_stages": stage_seconds(local[-1].summary),
+        }
+        return [row]
+
+    def m8_remote_noop(self) -> list[Row]:
+        row = Row(8, "remote_ingest_noop_s", "sample: --cmd ingest through the server, nothing new", "s", 2.0)
+        url = self.server()
+        cfg = self.sample()
+        if not self._memo.get("sample-loaded"):
+            shutil.rmtree(self.out / "sample" / "lake", ignore_errors=True)
+            self.run(cfg, "sample-setup", remote=url)
+            self._memo["sample-loaded"] = True
+        runs = [
+            self.run(cfg, f"sample-remote-ingest-{i + 1}", remote=url, command="ingest")
+            for i in range(self.repeat)
+        ]
+        row.value = statistics.median(p.wall for p in runs)
+        row.detail = {
+            "wall_s": _rounded([p.wall for p in runs]),
+            "jvm_started": [p.summary.get("jvm_started") for p in runs],
+        }
+        return [row]
+
+    def m9_dag(self) -> list[Row]:
+        row = Row(
+            9, "dag_over_local_full", "Airflow DAG through the server / one embedded --cmd full", "x", 1.2
+        )
+        if not (REPO / ".airflow" / "venv" / "bin" / "airflow").is_file():
+            row.note = "skipped: no Airflow virtualenv (make airflow-venv)"
+            return [row]
+        landing = self.generated(0.01, 7, 10)  # what e2e.sh generates
+        lake = self.out / "dag-local-lake"
+        shutil.rmtree(lake, ignore_errors=True)
+        local = self.run(write_config(self.out / "dag-local.yaml", landing, lake), "dag-local-full")
+        env = {**self.env, "LAKEFORGE_E2E_REMOTE": "1", "LAKEFORGE_E2E_RUNS": "1", "PROJECT_DIR": str(REPO)}
+        env.pop("LAKEFORGE_STATE_DIR", None)
+        stem = self.logs / "dag-e2e"
+        with open(f"{stem}.out", "w") as out, open(f"{stem}.err", "w") as err:
+            code = subprocess.run(
+                ["bash", str(REPO / "scripts" / "airflow" / "e2e.sh")],
+                stdout=out,
+                stderr=err,
+                env=env,
+                cwd=REPO,
+            ).returncode
+        text = Path(f"{stem}.err").read_text()
+        if code != 0:
+            raise BenchError(f"e2e.sh exited {code} (log: {stem}.err)")
+        found = re.search(r"dags test exited 0 after (\d+) s", text)
+        if not found:
+            raise BenchError(f"no 'dags test exited 0 after N s' in {stem}.err")
+        dag_s = float(found.group(1))
+        log(f"dag (dags test, through the server): {dag_s:.0f} s")
+        row.value = ratio(dag_s, local.wall)
+        row.detail = {
+            "dag_s": dag_s,
+            "local_full_s": round(local.wall, 1),
+            "note": "dags test whole seconds, server started before",
+        }
+        return [row]
+
 
 def _rounded(values: list[float]) -> list[float]:
     return [round(v, 2) for v in values]
@@ -654,15 +774,23 @@ def main(argv: list[str] | None = None) -> int:
         4: bench.m4_delivery,
         5: lambda: bench.m5_big(args.big),
         6: bench.m6_commits,
+        7: bench.m7_remote,
+        8: bench.m8_remote_noop,
+        9: bench.m9_dag,
     }
     rows: list[Row] = []
-    for number in chosen:
-        log(f"measure {number} ({MEASURES[number]})")
-        try:
-            rows.extend(measures[number]())
-        except Exception as exc:  # noqa: BLE001 - one failed measure must not lose the others
-            log(f"measure {number} failed: {exc}")
-            rows.append(Row(number, f"{MEASURES[number]}_error", MEASURES[number], "x", None, note=str(exc)))
+    try:
+        for number in chosen:
+            log(f"measure {number} ({MEASURES[number]})")
+            try:
+                rows.extend(measures[number]())
+            except Exception as exc:  # noqa: BLE001 - one failed measure must not lose the others
+                log(f"measure {number} failed: {exc}")
+                rows.append(
+                    Row(number, f"{MEASURES[number]}_error", MEASURES[number], "x", None, note=str(exc))
+                )
+    finally:
+        bench.close()
 
     record = {
         "ts": started_at.isoformat(timespec="seconds"),

@@ -1,7 +1,10 @@
 """Run one lakeforge stage as a CLI subprocess and turn its exit code into an Airflow outcome.
 
-Why a subprocess: each stage gets its own process (and its own Spark driver), so a task that dies
-or is killed never leaves a Spark JVM behind in the worker. The CLI runs in a new session; a
+Why a subprocess: each stage gets its own process, so a task that dies or is killed never leaves a
+Spark JVM behind in the worker. When ``LAKEFORGE_SPARK_REMOTE`` (or the Variable
+``lakeforge_spark_remote``) names a Spark Connect server (``lakeforge server start``), the CLI is a thin
+client of that warm driver (``--remote``) and a task starts no JVM at all; otherwise each stage runs
+its own embedded Spark. The CLI runs in a new session; a
 SIGTERM/SIGINT or an execution timeout kills its whole process group, and on Linux the CLI also
 receives SIGTERM if this process dies without cleaning up.
 
@@ -79,6 +82,9 @@ CHILD_ENV_NAMES = frozenset(
         "PYSPARK_PYTHON",  # the Python of Spark's workers; spark.build_spark keeps a value set here
         "HADOOP_CONF_DIR",  # how Spark finds a YARN cluster (config/prod.yaml's default master: yarn)
         "YARN_CONF_DIR",
+        "LAKEFORGE_STATE_DIR",  # where `lakeforge server start` keeps its token (lakeforge.remote) ...
+        "LAKEFORGE_SPARK_TOKEN_FILE",  # ... or the file holding the Spark Connect server's token ...
+        "SPARK_CONNECT_AUTHENTICATE_TOKEN",  # ... or the token itself: only a CLI that uses the server gets it
     }
 )
 # Locale categories (LC_ALL, LC_CTYPE, ...), for the same reason as LANG.
@@ -87,7 +93,7 @@ CHILD_ENV_PREFIXES = ("LC_",)
 # it ships with, the one the Delta jars match), PYTHONPATH/VIRTUAL_ENV (the CLI's script names its own
 # interpreter), LAKEFORGE_CRASH_AT/_TRACE (crash-test hooks: they would SIGKILL a production run),
 # the DAG's own LAKEFORGE_CLI/_PROJECT_DIR/_CONFIG/_ENV (passed as arguments and cwd instead).
-# LAKEFORGE_SPARK_REMOTE is read nowhere in the pipeline, so it is not passed either.
+# LAKEFORGE_SPARK_REMOTE is passed as ``--remote`` instead (``resolve_settings``), so the task log shows it.
 
 # How long one attempt of a task waits for the pipeline lock (``--wait-seconds``) before it exits 5
 # and is retried: a medallion stage waits out maintenance and the other way round (``lock_window``).
@@ -111,6 +117,7 @@ class CliSettings:
     env: str
     project_dir: str
     data_env: Mapping[str, str]
+    remote: str | None = None  # a Spark Connect server (sc://host:port) the CLI runs through; None: embedded
 
 
 @dataclass(frozen=True)
@@ -146,6 +153,7 @@ def resolve_settings(
     ``lakeforge_env``             ``LAKEFORGE_ENV``          ``local``
     ``lakeforge_landing``         ``LAKEFORGE_LANDING``      (the pipeline's config decides)
     ``lakeforge_lakehouse``       ``LAKEFORGE_LAKEHOUSE``    (the pipeline's config decides)
+    ``lakeforge_spark_remote``    ``LAKEFORGE_SPARK_REMOTE``  none: each task runs an embedded Spark
     ============================  ========================  =================================
 
     A Variable wins over the env var, which wins over the default, except for the executable and the
@@ -171,6 +179,7 @@ def resolve_settings(
         env=lookup("LAKEFORGE_ENV") or "local",
         project_dir=str(project_dir),
         data_env=data_env,
+        remote=lookup("LAKEFORGE_SPARK_REMOTE"),
     )
 
 
@@ -218,6 +227,8 @@ def build_command(
 ) -> list[str]:
     """The argv of one ``lakeforge run`` call."""
     argv = [settings.cli, "run", "--config", settings.config, "--env", settings.env, "--cmd", cmd]
+    if settings.remote:
+        argv += ["--remote", settings.remote]
     if run_id:
         argv += ["--run-id", run_id]
     if logical_date is not None:

@@ -1,9 +1,11 @@
 # Airflow targets; the main Makefile does `include mk/airflow.mk`.
 #   make airflow-venv   create/refresh .airflow/venv from requirements/airflow.txt
-#   make airflow-up     PostgreSQL + db migrate + API server :8080, scheduler, dag-processor; waits for health
+#   make airflow-up     PostgreSQL + db migrate + Spark Connect server + API server :8080, scheduler,
+#                       dag-processor; waits for health
 #   make airflow-down   stop them (SIGTERM from the pid files) and PostgreSQL
 #   make airflow-test   DAG tests (tests/dags) with the Airflow venv's Python; no database needed
-#   make airflow-e2e    lakeforge_medallion end to end with `airflow dags test` on generated data
+#   make airflow-e2e    lakeforge_medallion end to end with `airflow dags test` on generated data, three
+#                       runs through a Spark Connect server (LAKEFORGE_E2E_REMOTE=0 LAKEFORGE_E2E_RUNS=1: one embedded)
 # Details and env vars: docs/airflow.md.
 
 PROJECT_DIR ?= $(CURDIR)
@@ -29,5 +31,9 @@ airflow-down:
 airflow-test: airflow-venv
 	cd "$(PROJECT_DIR)" && "$(AIRFLOW_VENV)/bin/python" -m pytest tests/dags -p no:cacheprovider
 
+# three DAG runs in a row, each on the next third of the sample's files, through a Spark Connect server
+# (no task starts a JVM, none is retried); LAKEFORGE_E2E_REMOTE=0 LAKEFORGE_E2E_RUNS=1 for one embedded run
+LAKEFORGE_E2E_REMOTE ?= 1
+LAKEFORGE_E2E_RUNS ?= 3
 airflow-e2e: airflow-venv
-	$(AIRFLOW_RUN) $(AIRFLOW_SCRIPTS)/e2e.sh
+	LAKEFORGE_E2E_REMOTE=$(LAKEFORGE_E2E_REMOTE) LAKEFORGE_E2E_RUNS=$(LAKEFORGE_E2E_RUNS) $(AIRFLOW_RUN) $(AIRFLOW_SCRIPTS)/e2e.sh

@@ -20,3 +20,42 @@ def spark() -> Iterator[object]:
     session = build_spark(SparkSettings(master="local[2]", shuffle_partitions=2, driver_memory="2g"))
     yield session
     session.stop()
+
+
+CONNECT_SETTINGS = {"master": "local[2]", "shuffle_partitions": 2, "driver_memory": "2g"}
+
+
+def start_connect_server(port: int) -> dict[str, str]:
+    """`lakeforge server start` on loopback `port` (state under LAKEFORGE_STATE_DIR); its url and pid."""
+    from lakeforge import server
+    from lakeforge.config.models import SparkSettings
+
+    info = server.start(SparkSettings(**CONNECT_SETTINGS), "127.0.0.1", port)
+    return {"url": str(info["url"]), "pid": str(info["pid"]), "port": str(port)}
+
+
+@pytest.fixture(scope="session")
+def connect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A Spark Connect server (`lakeforge server start`) for the remote-mode tests, on a free loopback port.
+
+    Yields its URL, pid and port, and what a client CLI needs in its environment (`LAKEFORGE_STATE_DIR`:
+    where the server's token is). A test that kills the server starts it again (`start_connect_server`).
+    """
+    import socket
+
+    from lakeforge import server
+
+    state = tmp_path_factory.mktemp("connect-state")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    old = os.environ.get("LAKEFORGE_STATE_DIR")
+    os.environ["LAKEFORGE_STATE_DIR"] = str(state)
+    try:
+        yield {**start_connect_server(port), "LAKEFORGE_STATE_DIR": str(state)}
+    finally:
+        server.stop()
+        if old is None:
+            os.environ.pop("LAKEFORGE_STATE_DIR", None)
+        else:
+            os.environ["LAKEFORGE_STATE_DIR"] = old

@@ -48,6 +48,10 @@ for entry in "${pids[@]}"; do
     rm -f "$RUN_DIR/$name.pid"
 done
 
+if [ -x "$VENV/bin/lakeforge" ]; then
+    LAKEFORGE_STATE_DIR="$PROJECT_DIR/.lakeforge" "$VENV/bin/lakeforge" server stop >&2 || true
+fi
+
 if [ -z "$EXTERNAL_DB" ] && [ -n "$(_pg_bindir)" ]; then
     pg_setup
     pg_stop

@@ -11,6 +11,9 @@
 #   LAKEFORGE_AIRFLOW_HOST           API server bind address (127.0.0.1)
 #   AIRFLOW__DATABASE__SQL_ALCHEMY_CONN  use this database instead of the private cluster
 #   LAKEFORGE_CLI                    the CLI the DAGs call (default: $VENV/bin/lakeforge)
+#   LAKEFORGE_AIRFLOW_REMOTE         1 (default): the tasks run through a warm Spark Connect server that
+#                                    airflow-up starts (`lakeforge server`); 0: each task its own Spark
+#   LAKEFORGE_CONNECT_PORT           that server's loopback port (15002)
 
 set -euo pipefail
 
@@ -29,10 +32,23 @@ API_HOST="${LAKEFORGE_AIRFLOW_HOST:-127.0.0.1}"
 PG_PORT="${LAKEFORGE_AIRFLOW_DB_PORT:-55432}"
 AIRFLOW_DB_NAME="${AIRFLOW_DB_NAME:-airflow}"  # e2e.sh uses airflow_e2e: no clash with a running stack
 HEALTH_URL="http://localhost:$API_PORT/api/v2/monitor/health"
+CONNECT_PORT="${LAKEFORGE_CONNECT_PORT:-15002}"
 # Set before lib.sh touched it: then the database is someone else's and we start no cluster.
 EXTERNAL_DB="${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-}"
 
 say() { printf '[airflow] %s\n' "$*" >&2; }
+
+# start_connect_server STATE_DIR PORT: a Spark Connect server for the tasks (pid, log, token in
+# STATE_DIR/server), started from the project folder with the project's config; exported for the DAG.
+start_connect_server() {
+    local state="$1" port="$2"
+    export LAKEFORGE_STATE_DIR="$state"
+    if ! "$VENV/bin/lakeforge" server status >/dev/null 2>&1; then
+        (cd "$PROJECT_DIR" && "$VENV/bin/lakeforge" server start --port "$port" \
+            --config "${LAKEFORGE_CONFIG:-$PROJECT_DIR/config/local.yaml}" --env "${LAKEFORGE_ENV:-local}") >&2
+    fi
+    export LAKEFORGE_SPARK_REMOTE="sc://localhost:$port"
+}
 die() { say "ERROR: $*"; exit 1; }
 
 require_airflow_venv() {

@@ -14,6 +14,12 @@ fi
 
 prepare_database
 
+# The warm Spark driver the DAG's tasks share: the scheduler's task processes inherit
+# LAKEFORGE_SPARK_REMOTE and LAKEFORGE_STATE_DIR (where the server's token is).
+if [ "${LAKEFORGE_AIRFLOW_REMOTE:-1}" = 1 ]; then
+    start_connect_server "$PROJECT_DIR/.lakeforge" "$CONNECT_PORT"
+fi
+
 start_daemon() {
     local name="$1"
     shift

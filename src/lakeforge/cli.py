@@ -3,7 +3,10 @@
 lakeforge run --config config/local.yaml --env local --cmd full
 lakeforge status --config config/local.yaml            # no Spark: runs, tables, waiting files, lock
 lakeforge history silver.orders --config config/local.yaml
+lakeforge report --config config/local.yaml --out report.html   # no Spark: one HTML page of the last run
 lakeforge generate --scale 0.01 --seed 7 --out data/landing
+lakeforge init shop                                    # a new project: config, contracts, flows, DAGs
+lakeforge --version
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from lakeforge.pipeline.context import RunContext
 
 if TYPE_CHECKING:
     from lakeforge.config.models import Settings
-    from lakeforge.pipeline.runner import Outcome
+    from lakeforge.ops.progress import RunEnd
 
 log = logging.getLogger("lakeforge")
 
@@ -45,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="lakeforge", description="A medallion lakehouse pipeline on Spark + Delta"
     )
     parser.add_argument("--debug", action="store_true", help="print full tracebacks")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the pipeline or one of its stages")
@@ -74,6 +78,12 @@ def _parser() -> argparse.ArgumentParser:
         help="re-hash files already in the ledger (default: size and mtime)",
     )
     run.add_argument("--debug", action="store_true", help="print full tracebacks")
+    run.add_argument(
+        "--remote",
+        metavar="sc://HOST:PORT",
+        help="run through a Spark Connect server (`lakeforge server start`) instead of an embedded Spark; "
+        "default: LAKEFORGE_SPARK_REMOTE, else embedded",
+    )
 
     plan = sub.add_parser("plan", help="show what a run would do, from metadata alone (no Spark)")
     plan.add_argument("--config", type=Path, required=True, help="YAML config, e.g. config/local.yaml")
@@ -104,6 +114,29 @@ def _parser() -> argparse.ArgumentParser:
     hist.add_argument("--json", action="store_true", help="print the history as JSON")
     hist.add_argument("--debug", action="store_true", help="print full tracebacks")
 
+    rep = sub.add_parser("report", help="a run's report as one self-contained HTML page (no Spark)")
+    rep.add_argument("--config", type=Path, required=True, help="YAML config, e.g. config/local.yaml")
+    rep.add_argument("--env", default="local", help="the environment overlay of the config")
+    rep.add_argument("--run", metavar="ID", help="the run to show (default: the newest)")
+    rep.add_argument("--runs", type=int, default=20, help="how many runs the trends cover, up to this one")
+    rep.add_argument("--out", type=Path, required=True, help="the HTML file to write, e.g. report.html")
+    rep.add_argument("--debug", action="store_true", help="print full tracebacks")
+
+    server = sub.add_parser("server", help="a warm Spark Connect server that `run --remote` shares")
+    server.add_argument("action", choices=["start", "stop", "status", "run"], help="run: in the foreground")
+    server.add_argument("--config", type=Path, help="YAML config whose spark: section the server runs with")
+    server.add_argument("--env", default="local", help="the environment overlay of the config")
+    server.add_argument("--host", default="127.0.0.1", help="interface to bind (default loopback)")
+    server.add_argument("--port", type=int, default=15002)
+    server.add_argument(
+        "--token",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="require a token (auto: on loopback; PySpark sends tokens only to localhost or over TLS)",
+    )
+    server.add_argument("--json", action="store_true", help="print the server's state as JSON")
+    server.add_argument("--debug", action="store_true", help="print full tracebacks")
+
     gen = sub.add_parser("generate", help="write a sample landing zone (SPEC §7)")
     gen.add_argument("--scale", type=float, default=0.01, help="1 = 100,000 customers and 1,000,000 orders")
     gen.add_argument("--seed", type=int, default=42)
@@ -113,10 +146,23 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--debug", action="store_true", help="print full tracebacks")
     jars = sub.add_parser("fetch-jars", help="download the Delta jars into the local cache (once)")
     jars.add_argument("--debug", action="store_true", help="print full tracebacks")
+    assets = sub.add_parser(
+        "fetch-assets",
+        help="download the data docs' CSS/JS from the npm registry into the local cache (once)",
+    )
+    assets.add_argument("--debug", action="store_true", help="print full tracebacks")
 
     suites = sub.add_parser("suites", help="regenerate the Great Expectations suites from the contracts")
-    suites.add_argument("--check", action="store_true", help="only show the diff; exit 1 if suites are stale")
+    from lakeforge.quality.suites_cli import add_arguments as suites_arguments
+
+    suites_arguments(suites)
     suites.add_argument("--debug", action="store_true", help="print full tracebacks")
+
+    init = sub.add_parser("init", help="create a new project: config, contracts, flows, DAGs, sample data")
+    init.add_argument("directory", type=Path, help="the project folder (created; must be empty)")
+    init.add_argument("--force", action="store_true", help="write into a folder that is not empty")
+    init.add_argument("--no-sample", action="store_true", help="write no sample landing zone")
+    init.add_argument("--debug", action="store_true", help="print full tracebacks")
     return parser
 
 
@@ -129,10 +175,36 @@ def _fetch_jars(args: argparse.Namespace) -> int:
     return 0
 
 
-def _suites(args: argparse.Namespace) -> int:
-    from lakeforge.quality.suites_cli import main as suites_main
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
 
-    return suites_main(["--check"] if args.check else [])
+    try:
+        return version("lakeforge")
+    except PackageNotFoundError:  # imported from a source tree that was never installed
+        return "unknown"
+
+
+def _suites(args: argparse.Namespace) -> int:
+    from lakeforge.quality.suites_cli import run as suites_run
+
+    return suites_run(args)
+
+
+def _init(args: argparse.Namespace) -> int:
+    from lakeforge.project import init_project
+
+    report = init_project(args.directory, force=args.force, sample=not args.no_sample)
+    lines = [f"created a lakeforge project in {report.directory} ({len(report.files)} files)"]
+    if report.sample:
+        counts = " and ".join(f"{n} {source}" for source, n in report.sample.items())
+        lines.append(f"sample landing zone in data/landing: {counts} records")
+    lines += [
+        "next:",
+        f"  cd {args.directory}",
+        "  lakeforge run --config config/local.yaml --env local --cmd full",
+    ]
+    _console("\n".join(lines))
+    return 0
 
 
 def _clock(text: str | None) -> datetime:
@@ -146,46 +218,31 @@ def _clock(text: str | None) -> datetime:
         raise ConfigError(f"--as-of {text!r} is not YYYY-MM-DDTHH:MM:SSZ") from None
 
 
-def _summary(outcome: Outcome, settings: Settings, ctx: RunContext) -> str:
-    lines = [f"lakeforge run {ctx.run_id} ({ctx.command}): {outcome.status} in {outcome.duration_s:.1f}s"]
-    lines.append(f"lakehouse: {settings.paths.lakehouse}")
-    if not outcome.report.jvm_started:
-        lines.append("nothing to do: no Spark session was started")
-    lines.append("")
-    lines.append(f"{'stage':<12}{'seconds':>9}{'jobs':>7}{'commits':>9}")
-    for name, s in outcome.report.stages.items():
-        lines.append(f"{name:<12}{s.seconds:>9.2f}{s.spark_jobs:>7}{s.delta_commits:>9}")
-    lines.append(
-        f"{'total':<12}{outcome.duration_s:>9.2f}{sum(s.spark_jobs for s in outcome.report.stages.values()):>7}"
-        f"{outcome.delta_commits:>9}"
-    )
-    lines.append("")
-    lines.append(f"{'table':<24}{'rows':>12}{'version':>9}")
-    for table, value in outcome.rows.items():
-        rows, version = ("-", "-") if value is None else value
-        lines.append(f"{table:<24}{rows:>12}{version:>9}")
-    if outcome.report.reconciliation:
-        lines.append("")
-        lines.append(
-            f"{'source':<10}{'stage':<10}{'read':>9}{'bronze':>9}{'valid':>9}{'quar.':>7}"
-            f"{'ins.':>9}{'upd.':>7}{'super.':>8}  balanced"
-        )
-        for r in outcome.report.reconciliation:
+def _print_run(args: argparse.Namespace, settings: Settings, ctx: RunContext, end: RunEnd) -> None:
+    """The run's summary on stdout, success or failure: JSON with --json, else rich tables (lakeforge.console)."""
+    if args.json:
+        failed = {} if end.error is None else {"exit_code": end.exit_code, "error": end.message}
+        summary = {
+            "run_id": ctx.run_id,
+            "command": ctx.command,
+            "status": end.status,
+            "duration_s": round(end.duration_s, 3),
+            "delta_commits": end.delta_commits,
+            "spark_jobs": sum(s.spark_jobs for s in end.report.stages.values()),
+            "rows": end.rows,
+            **failed,
+            **end.report.to_dict(),
+        }
+        _console(json.dumps(summary, default=str))
+        return
+    from rich.console import Console
 
-            def f(v: int | None) -> str:
-                return "-" if v is None else str(v)
+    from lakeforge.console import print_summary
 
-            lines.append(
-                f"{r.source:<10}{r.stage:<10}{f(r.records_read):>9}{f(r.bronze_added):>9}{f(r.valid):>9}"
-                f"{f(r.quarantined):>7}{f(r.inserted):>9}{f(r.updated):>7}{f(r.superseded):>8}  {r.balanced}"
-            )
-    if outcome.report.skipped_files:
-        lines.append(f"\nskipped {len(outcome.report.skipped_files)} file(s) already ingested")
-    for w in outcome.report.warnings:
-        lines.append(f"warning: {w}")
-    if outcome.report.data_docs:
-        lines.append(f"\ndata docs: {outcome.report.data_docs}")
-    return "\n".join(lines)
+    terminal = sys.stdout.isatty()
+    out = Console(file=sys.stdout, width=None if terminal else 160, highlight=False)
+    print_summary(out, end, ctx.run_id, ctx.command, str(settings.paths.lakehouse))
+    sys.stdout.flush()
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -193,6 +250,10 @@ def _run(args: argparse.Namespace) -> int:
     from lakeforge.pipeline.runner import run_command
 
     settings = load_settings(args.config, env=args.env)
+    if args.remote:
+        settings = settings.model_copy(
+            update={"spark": settings.spark.model_copy(update={"remote": args.remote})}
+        )
     configure_logging(settings.logging.json_format, settings.logging.level)
     ctx = RunContext.create(
         command=args.cmd,
@@ -208,25 +269,25 @@ def _run(args: argparse.Namespace) -> int:
             update={"lock": settings.lock.model_copy(update={"wait_timeout_seconds": args.wait_seconds})}
         )
     wait = args.wait or args.wait_seconds is not None
-    outcome = run_command(settings, ctx, wait=wait, verify_landing=args.verify_landing)
-    if args.json:
-        _console(
-            json.dumps(
-                {
-                    "run_id": ctx.run_id,
-                    "command": ctx.command,
-                    "status": outcome.status,
-                    "duration_s": round(outcome.duration_s, 3),
-                    "delta_commits": outcome.delta_commits,
-                    "spark_jobs": sum(s.spark_jobs for s in outcome.report.stages.values()),
-                    "rows": outcome.rows,
-                    **outcome.report.to_dict(),
-                },
-                default=str,
-            )
-        )
-    else:
-        _console(_summary(outcome, settings, ctx))
+    from lakeforge.console import LiveView, RunEnded
+
+    ended = RunEnded()  # the summary is printed on failure too: the runner tells how the run ended
+    live = None
+    if sys.stderr.isatty() and not settings.logging.json_format:
+        from rich.console import Console
+
+        live = LiveView(Console(file=sys.stderr))
+    try:
+        run_command(
+            settings, ctx, wait=wait, verify_landing=args.verify_landing,
+            observers=[ended] if live is None else [ended, live],
+        )  # fmt: skip
+    finally:
+        if live is not None:
+            live.close()
+        end = ended.end  # None: the run never started (the lock is held)
+        if end is not None and not isinstance(end.error, ConfigError):  # a config error: its one line only
+            _print_run(args, settings, ctx, end)
     return 0
 
 
@@ -293,6 +354,73 @@ def _history(args: argparse.Namespace) -> int:
     return 0
 
 
+def _server(args: argparse.Namespace) -> int:
+    from lakeforge import server
+    from lakeforge.config.models import SparkSettings
+
+    spark = SparkSettings()
+    if args.config is not None:
+        from lakeforge.config import load_settings
+
+        spark = load_settings(args.config, env=args.env).spark
+    host, port = server.parse_host_port(args.host, args.port)
+    token = {"auto": None, "on": True, "off": False}[args.token]
+    if args.action == "run":
+        server.run(spark, host, port, token)
+        return 0  # not reached: the process became the server
+    if args.action == "start":
+        info = server.start(spark, host, port, token=token)
+        if args.json:
+            _console(json.dumps(info))
+        else:
+            _console(
+                f"Spark Connect server listening on {info['url']} (pid {info['pid']}, "
+                f"after {info['listening_after_s']}s); log: {info['log']}\n"
+                f"run through it: lakeforge run --remote {info['url']} ... "
+                f"(or export LAKEFORGE_SPARK_REMOTE={info['url']})"
+            )
+        return 0
+    if args.action == "stop":
+        stopped = server.stop()
+        _console(json.dumps({"stopped": stopped}) if args.json else (
+            f"stopped the Spark Connect server (pid {stopped['pid']})" if stopped else "no Spark Connect server runs"
+        ))  # fmt: skip
+        return 0
+    found = server.status()
+    if args.json:
+        _console(json.dumps(found))
+    elif not found["running"]:
+        _console("no Spark Connect server runs")
+    else:
+        _console(
+            f"Spark Connect server {found['url']}: pid {found['pid']} since {found['started_at']}, "
+            f"{'listening' if found['listening'] else 'NOT listening'}; log: {found['log']}"
+        )
+    return 0 if found["running"] else 3
+
+
+def _report(args: argparse.Namespace) -> int:
+    from lakeforge.config import load_settings
+    from lakeforge.flows import load_graph
+    from lakeforge.ops.report import report_data, write_report
+
+    if args.runs < 1:
+        raise ConfigError(f"--runs must be 1 or more, not {args.runs}")
+    settings = load_settings(args.config, env=args.env)
+    data = report_data(settings, load_graph(settings), run_id=args.run, trend_runs=args.runs)
+    out = write_report(data, args.out)
+    _console(f"run {data['run']['run_id']} ({data['run']['status']}): {out}")
+    return 0
+
+
+def _fetch_assets(args: argparse.Namespace) -> int:
+    from lakeforge.quality.docs_assets import PACKAGES, fetch_assets
+
+    cache = fetch_assets()
+    _console(f"data docs assets: {len(PACKAGES)} npm packages cached in {cache}")
+    return 0
+
+
 def _generate(args: argparse.Namespace) -> int:
     from lakeforge.sample.generator import generate
 
@@ -324,9 +452,13 @@ def main(argv: list[str] | None = None) -> int:
             "plan": _plan,
             "status": _status,
             "history": _history,
+            "server": _server,
             "generate": _generate,
             "fetch-jars": _fetch_jars,
+            "fetch-assets": _fetch_assets,
+            "report": _report,
             "suites": _suites,
+            "init": _init,
         }
         return handler[args.command](args)
     except LakeforgeError as exc:

@@ -156,6 +156,9 @@ class RunReport:
     stages: dict[str, StageStats] = field(default_factory=dict)
     data_docs: str | None = None
     jvm_started: bool = False
+    remote: str | None = None  # the Spark Connect server the run used (sc://host:port), None when embedded
+    quarantine_reasons: dict[str, dict[str, int]] = field(default_factory=dict)  # table -> reason -> rows
+    run_report: str | None = None  # the run's HTML page (lakeforge.ops.report), written after its records
     maintenance: list[dict[str, Any]] = field(
         default_factory=list
     )  # per table: OPTIMIZE / VACUUM done or skipped
@@ -182,5 +185,8 @@ class RunReport:
             "stage_seconds": self.stage_seconds,
             "data_docs": self.data_docs,
             "jvm_started": self.jvm_started,
+            "remote": self.remote,
+            "quarantine_reasons": self.quarantine_reasons,
+            "run_report": self.run_report,
             "maintenance": self.maintenance,
         }

@@ -122,8 +122,61 @@ def _utf8_for_the_jvm(environ: MutableMapping[str, str] | None = None) -> None:
         env["LC_ALL"] = "C.UTF-8"
 
 
+# Session settings a Spark Connect client can set on its own session; everything else is the server's
+RUNTIME_CONF = (
+    "spark.sql.session.timeZone",
+    "spark.sql.shuffle.partitions",
+    "spark.sql.execution.arrow.pyspark.enabled",
+    "spark.databricks.delta.schema.autoMerge.enabled",
+    "spark.databricks.delta.snapshotPartitions",
+    "spark.sql.sources.parallelPartitionDiscovery.parallelism",
+)
+
+
+def session_conf(settings: SparkSettings) -> dict[str, str]:
+    """Every Spark setting lakeforge runs with, for an embedded session and a Connect server alike."""
+    cache = (settings.jars_cache or default_jars_cache()).expanduser().absolute()
+    conf = {
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+        "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+        "spark.ui.enabled": str(settings.ui_enabled).lower(),
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
+        "spark.default.parallelism": str(settings.shuffle_partitions),
+        "spark.driver.memory": settings.driver_memory,
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        # Delta rebuilds table state with this many partitions (default 50): far too many for small tables
+        "spark.databricks.delta.snapshotPartitions": str(settings.shuffle_partitions),
+        "spark.sql.sources.parallelPartitionDiscovery.parallelism": str(settings.shuffle_partitions),
+        "spark.jars.ivy": str(cache),
+        # Python workers run the interpreter that runs lakeforge (the project's virtualenv), not `python3`
+        "spark.pyspark.python": sys.executable,
+        "spark.pyspark.driver.python": sys.executable,
+    }
+    jars = cached_delta_jars(cache)
+    if jars:
+        conf["spark.jars"] = ",".join(str(j) for j in jars)
+    else:
+        log.info("resolving %s from Maven Central into %s (first run only)", delta_coordinate(), cache)
+        conf["spark.jars.packages"] = delta_coordinate()
+    conf.update(settings.conf)
+    return conf
+
+
 def build_spark(settings: SparkSettings) -> SparkSession:
-    """Build (or return the running) SparkSession for these settings, with Delta Lake enabled."""
+    """Build (or return the running) SparkSession for these settings, with Delta Lake enabled.
+
+    With `settings.remote` (`sc://host:port`) the session is a Spark Connect client of that server
+    (`lakeforge.remote`); otherwise Spark runs embedded, in a JVM this process starts.
+    """
+    if settings.remote:
+        from lakeforge.remote import connect
+
+        return connect(settings)
     java_version()
     from pyspark.sql import SparkSession
 
@@ -132,41 +185,17 @@ def build_spark(settings: SparkSettings) -> SparkSession:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
     _utf8_for_the_jvm()
-    cache = (settings.jars_cache or default_jars_cache()).expanduser().absolute()
-    builder = (
-        SparkSession.builder.master(settings.master)
-        .appName(settings.app_name)
-        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
-        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
-        .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
-        .config("spark.ui.enabled", str(settings.ui_enabled).lower())
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", str(settings.shuffle_partitions))
-        .config("spark.default.parallelism", str(settings.shuffle_partitions))
-        .config("spark.driver.memory", settings.driver_memory)
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.databricks.delta.schema.autoMerge.enabled", "false")
-        # Delta rebuilds table state with this many partitions (default 50): far too many for small tables
-        .config("spark.databricks.delta.snapshotPartitions", str(settings.shuffle_partitions))
-        .config("spark.sql.sources.parallelPartitionDiscovery.parallelism", str(settings.shuffle_partitions))
-        .config("spark.jars.ivy", str(cache))
-        # Python workers run the interpreter that runs lakeforge (the project's virtualenv), not `python3`
-        .config("spark.pyspark.python", sys.executable)
-        .config("spark.pyspark.driver.python", sys.executable)
-    )
-    jars = cached_delta_jars(cache)
-    if jars:
-        builder = builder.config("spark.jars", ",".join(str(j) for j in jars))
-    else:
-        log.info("resolving %s from Maven Central into %s (first run only)", delta_coordinate(), cache)
-        builder = builder.config("spark.jars.packages", delta_coordinate())
-    for key, value in settings.conf.items():
+    builder = SparkSession.builder.master(settings.master).appName(settings.app_name)
+    for key, value in session_conf(settings).items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def is_remote(spark: SparkSession) -> bool:
+    """True for a Spark Connect client session (no local JVM, no SparkContext)."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")
 
 
 def driver_pid(spark: SparkSession) -> int | None:
@@ -207,8 +236,17 @@ def job_group(spark: SparkSession | None, name: str) -> Iterator[Callable[[], in
         return
     import uuid
 
-    sc = spark.sparkContext
     group = f"lakeforge-{name}-{uuid.uuid4().hex[:8]}"
+    if is_remote(spark):
+        # Spark Connect has no SparkContext: the stage's operations carry a tag instead (which also lets
+        # a later client interrupt them), and their jobs are not counted
+        spark.addTag(group)
+        try:
+            yield lambda: 0
+        finally:
+            spark.removeTag(group)
+        return
+    sc = spark.sparkContext
     sc.setJobGroup(group, name)
     try:
         yield lambda: len(sc.statusTracker().getJobIdsForGroup(group))

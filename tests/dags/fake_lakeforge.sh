@@ -9,6 +9,7 @@
 #   FAKE_LAKEFORGE_PID_FILE   write "<this pid> <child pid>" once the child runs
 # These come from the environment or, since a DAG task passes the CLI only an allow-listed
 # environment, from "<this script's path>.settings": shell assignments, read if the file exists.
+# shellcheck source=/dev/null  # written by each test beside this script
 [ -f "$0.settings" ] && . "$0.settings"
 
 cmd=""

@@ -192,6 +192,9 @@ def allowed_env(tmp_path) -> dict[str, str]:
         "PYSPARK_PYTHON": "/srv/lakeforge/.venv/bin/python",
         "HADOOP_CONF_DIR": "/etc/hadoop/conf",
         "YARN_CONF_DIR": "/etc/hadoop/conf.yarn",
+        "LAKEFORGE_STATE_DIR": "/srv/lakeforge/.lakeforge",
+        "LAKEFORGE_SPARK_TOKEN_FILE": "/srv/lakeforge/.lakeforge/server/token",
+        "SPARK_CONNECT_AUTHENTICATE_TOKEN": "token-the-cli-needs-for-the-server",
         "LAKEFORGE_LANDING": "/data/landing",
     }
 
@@ -373,6 +376,34 @@ def test_command_line(common):
         "/p/lakeforge", "run", "--config", "/p/config/local.yaml", "--env", "local",
         "--cmd", "maintenance", "--run-id", "r1", "--logical-date", "2024-01-02", "--wait-seconds", "1800",
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("variable", "env", "expected"),
+    [
+        (None, None, None),  # neither: every task runs its own embedded Spark
+        (None, "sc://localhost:15002", "sc://localhost:15002"),
+        ("sc://spark-connect:15002", "sc://localhost:15002", "sc://spark-connect:15002"),  # the Variable wins
+    ],
+)
+def test_a_spark_connect_server_is_used_when_the_variable_or_environment_names_one(
+    common, project, monkeypatch, variable, env, expected
+):
+    monkeypatch.setenv("LAKEFORGE_PROJECT_DIR", str(project))
+    monkeypatch.delenv("LAKEFORGE_SPARK_REMOTE", raising=False)
+    if env:
+        monkeypatch.setenv("LAKEFORGE_SPARK_REMOTE", env)
+    variables = {"lakeforge_spark_remote": variable} if variable else {}
+
+    settings = common.resolve_settings(variable=variables.get)
+    argv = common.build_command(settings, "ingest")
+
+    assert settings.remote == expected
+    if expected is None:
+        assert "--remote" not in argv
+    else:
+        assert argv[argv.index("--remote") + 1] == expected
+    assert "LAKEFORGE_SPARK_REMOTE" not in common.child_environment(settings)  # passed as --remote only
 
 
 def test_run_without_logical_date_uses_run_after(common):

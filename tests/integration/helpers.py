@@ -5,6 +5,9 @@ The tables come from the flow graph of the reference configuration, never from a
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,7 @@ SOURCES = tuple(s.source for s in GRAPH.sources)
 # Lineage that names the run or its clock: equal content may carry other values after other runs.
 RUN_COLUMNS = {"_run_id", "_ingested_at", "ingest_date", "_quarantined_at", "_quarantine_run_id"}
 CLOCK = datetime(2026, 3, 11, 6, 0, 0, tzinfo=UTC)
+CLI = Path(sys.executable).parent / "lakeforge"
 
 
 def run(
@@ -72,3 +76,46 @@ def naive_utc(value: Any) -> Any:
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value.astimezone(UTC).replace(tzinfo=None)
     return value
+
+
+def write_config(
+    path: Path, landing: Path, lakehouse: Path, max_ratio: float = 0.05, extra: str = ""
+) -> Path:
+    """A config file for CLI runs of the tests: the same settings as `settings_for`."""
+    path.write_text(
+        f"""paths:
+  landing: {landing}
+  lakehouse: {lakehouse}
+spark:
+  master: local[2]
+  shuffle_partitions: 2
+  driver_memory: 1g
+quality:
+  max_quarantine_ratio: {max_ratio}
+  data_docs: false
+{extra}
+environments:
+  local: {{}}
+"""
+    )
+    return path
+
+
+def cli_run(
+    config: Path,
+    *args: str,
+    remote: dict[str, str] | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 600,
+) -> subprocess.CompletedProcess[str]:
+    """`lakeforge run --config CONFIG --cmd full --as-of CLOCK ARGS...`; through `remote` (the
+    `connect_server` fixture) when given."""
+    child = {k: v for k, v in os.environ.items() if not k.startswith(("LAKEFORGE_", "SPARK_CONNECT"))}
+    argv = [str(CLI), "run", "--config", str(config), "--as-of", CLOCK.strftime("%Y-%m-%dT%H:%M:%SZ")]
+    if "--cmd" not in args:
+        argv += ["--cmd", "full"]
+    if remote is not None:
+        argv += ["--remote", remote["url"]]
+        child["LAKEFORGE_STATE_DIR"] = remote["LAKEFORGE_STATE_DIR"]
+    child.update(env or {})
+    return subprocess.run([*argv, *args], env=child, capture_output=True, text=True, timeout=timeout)

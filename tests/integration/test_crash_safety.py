@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -36,8 +37,9 @@ from tests.integration.helpers import (
 pytestmark = pytest.mark.slow
 
 SEED = 20261127
-# points per stage and delivery: 14 kills in all
-PER_STAGE = {"ingest": 2, "transform": 2, "load": 2, "record": 1}
+# points per stage and delivery: 8 named kills and 2 of the whole process group (the remote test below
+# adds 8 named kills, 6 of the client at random moments and one of the server)
+PER_STAGE = {"ingest": 1, "transform": 1, "load": 1, "record": 1}
 CLI = Path(sys.executable).parent / "lakeforge"
 
 
@@ -64,41 +66,43 @@ environments:
     return path
 
 
-def _cli(config: Path, crash_at: str | None) -> subprocess.CompletedProcess[str]:
+def _env(remote: dict[str, str] | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LAKEFORGE_")}
-    if crash_at:
-        env["LAKEFORGE_CRASH_AT"] = crash_at
-    return subprocess.run(
-        [
-            str(CLI),
-            "run",
-            "--config",
-            str(config),
-            "--cmd",
-            "full",
-            "--as-of",
-            CLOCK.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    if remote is not None:
+        env["LAKEFORGE_STATE_DIR"] = remote["LAKEFORGE_STATE_DIR"]
+    return env
 
 
-def _cli_group_killed_after(config: Path, seconds: float) -> int:
-    """Start a run in a process group of its own and SIGKILL the whole group after `seconds`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LAKEFORGE_")}
+def _argv(config: Path, remote: dict[str, str] | None) -> list[str]:
     argv = [str(CLI), "run", "--config", str(config), "--cmd", "full", "--wait",
             "--as-of", CLOCK.strftime("%Y-%m-%dT%H:%M:%SZ")]  # fmt: skip
+    return argv + (["--remote", remote["url"]] if remote is not None else [])
+
+
+def _cli(
+    config: Path, crash_at: str | None, remote: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = _env(remote)
+    if crash_at:
+        env["LAKEFORGE_CRASH_AT"] = crash_at
+    return subprocess.run(_argv(config, remote), env=env, capture_output=True, text=True, timeout=600)
+
+
+def _cli_group_killed_after(
+    config: Path, seconds: float, remote: dict[str, str] | None = None
+) -> tuple[int, str]:
+    """Start a run in a process group of its own and SIGKILL the whole group after `seconds`."""
     proc = subprocess.Popen(
-        argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
+        _argv(config, remote), env=_env(remote), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        start_new_session=True, text=True,
+    )  # fmt: skip
     try:
-        return proc.wait(timeout=seconds)
+        _, err = proc.communicate(timeout=seconds)
+        return proc.returncode, err
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
-        return proc.wait(timeout=60)
+        _, err = proc.communicate(timeout=60)
+        return proc.returncode, err
 
 
 def _deliver(src: Path, dst: Path, days: range) -> None:
@@ -126,6 +130,18 @@ def _by_stage(points: list[str]) -> dict[str, list[int]]:
         if stage:
             groups[stage].append(i)
     return groups
+
+
+def _assert_equal_to_the_clean_run(spark, crashed_lake: Path, clean_lake: Path, landing: Path) -> None:  # type: ignore[no-untyped-def]
+    """Every table as the clean run left it, and every landing file in the ledger once."""
+    for table in DATA_TABLES:
+        assert rows(spark, crashed_lake, table, drop=RUN_COLUMNS) == rows(
+            spark, clean_lake, table, drop=RUN_COLUMNS
+        ), table
+    ledger = events(spark, crashed_lake, "file")
+    assert sorted(r["path"] for r in ledger) == sorted(
+        f"{p.parent.name}/{p.name}" for p in landing.glob("*/*.csv")
+    )
 
 
 def _trace(spark, landing: Path, lake: Path, trace: Path) -> list[str]:  # type: ignore[no-untyped-def]
@@ -162,7 +178,7 @@ def test_sigkill_at_random_points_then_rerun_equals_a_clean_run(spark, tmp_path:
         )
         # first the whole process group (Python and JVM) at a random moment, not at a named point
         delay = rng.uniform(5.0, 18.0)  # a run here takes 25 s or more: JVM start, stages, commits
-        code = _cli_group_killed_after(config, delay)
+        code, _ = _cli_group_killed_after(config, delay)
         assert code in (-9, 0), code
         if code == -9:
             kills.append(f"group@{delay:.1f}s")
@@ -175,7 +191,7 @@ def test_sigkill_at_random_points_then_rerun_equals_a_clean_run(spark, tmp_path:
         assert final.returncode == 0, final.stderr[-2000:]
         assert "success" in final.stdout
 
-    assert len(kills) >= 10, kills
+    assert len(kills) >= 8, kills
     assert {_stage(k) for k in kills if not k.startswith("group@")} == {
         "ingest",
         "transform",
@@ -184,11 +200,68 @@ def test_sigkill_at_random_points_then_rerun_equals_a_clean_run(spark, tmp_path:
     }, kills
     assert any(k.startswith("group@") for k in kills), kills
 
-    for table in DATA_TABLES:
-        assert rows(spark, crashed_lake, table, drop=RUN_COLUMNS) == rows(
-            spark, clean_lake, table, drop=RUN_COLUMNS
-        ), table
-    ledger = events(spark, crashed_lake, "file")
-    assert sorted(r["path"] for r in ledger) == sorted(
-        f"{p.parent.name}/{p.name}" for p in crashed_landing.glob("*/*.csv")
-    )
+    _assert_equal_to_the_clean_run(spark, crashed_lake, clean_lake, crashed_landing)
+
+
+# remote mode: kills of the thin client (the server goes on running what it was doing), points per stage
+REMOTE_PER_STAGE = {"ingest": 1, "transform": 1, "load": 1, "record": 1}
+
+
+def test_remote_clients_killed_at_random_and_a_server_killed_mid_run_then_rerun_equals_a_clean_run(
+    spark, connect_server, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """Through a Spark Connect server: SIGKILL the client at random moments (its query goes on running on
+    the server) and at named points, start the next run at once; kill the server itself mid-run and start
+    it again. Every table equals a clean embedded run's."""
+    from tests.conftest import start_connect_server
+
+    generated = tmp_path / "generated"
+    generate(generated, scale=0.0005, seed=5)
+    rng = random.Random(SEED + 1)
+    crashed_landing, crashed_lake = tmp_path / "landing", tmp_path / "crashed"
+    clean_landing, clean_lake = tmp_path / "clean_landing", tmp_path / "clean"
+    config = _config(tmp_path / "crash.yaml", crashed_landing, crashed_lake)
+    server = dict(connect_server)
+
+    kills: list[str] = []
+    logs: list[str] = []
+    for phase, days in enumerate((range(1, 6), range(6, 11))):
+        _deliver(generated, clean_landing, days)
+        _deliver(generated, crashed_landing, days)
+        points = _trace(spark, clean_landing, clean_lake, tmp_path / f"trace{phase}.txt")
+        chosen = sorted(
+            i
+            for stage, group in _by_stage(points).items()
+            for i in rng.sample(group, REMOTE_PER_STAGE[stage])
+        )
+        for _ in range(3):  # the client's process group at a random moment: the server keeps working
+            delay = rng.uniform(1.0, 6.0)
+            code, err = _cli_group_killed_after(config, delay, server)
+            assert code in (-9, 0), (code, err[-3000:])
+            logs.append(err)
+            if code == -9:
+                kills.append(f"client@{delay:.1f}s")
+        for index in chosen:
+            result = _cli(config, points[index], server)
+            assert result.returncode in (-9, 0), (points[index], result.stderr[-6000:])
+            logs.append(result.stderr)
+            if result.returncode == -9:
+                kills.append(points[index])
+        if phase == 1:  # the server dies mid-run: the client fails, a new server, the next run recovers
+            proc = subprocess.Popen(
+                _argv(config, server), env=_env(server), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                start_new_session=True, text=True,
+            )  # fmt: skip
+            time.sleep(rng.uniform(1.0, 4.0))
+            os.killpg(int(server["pid"]), signal.SIGKILL)
+            _, err = proc.communicate(timeout=300)
+            assert proc.returncode in (0, 1), (proc.returncode, err[-3000:])
+            kills.append(f"server({proc.returncode})")
+            server.update(start_connect_server(int(server["port"])))
+        final = _cli(config, None, server)
+        assert final.returncode == 0, final.stderr[-3000:]
+        logs.append(final.stderr)
+
+    assert sum(k.startswith("client@") for k in kills) >= 3, kills
+    assert any("operation(s) running" in log for log in logs), "no run found a killed client's query running"
+    _assert_equal_to_the_clean_run(spark, crashed_lake, clean_lake, crashed_landing)

@@ -1,10 +1,11 @@
-"""`lakeforge status` and `lakeforge history` answer from metadata alone: checked against a real
+"""`lakeforge status`, `history` and `report` answer from metadata alone: checked against a real
 lakehouse, with no Java on PATH (a code path that started Spark would fail with exit 2)."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import pytest
 
 from lakeforge import deltalog
 from lakeforge.sample.generator import generate
-from tests.integration.helpers import DATA_TABLES, run, settings_for, table_path
+from tests.integration.helpers import DATA_TABLES, events, run, settings_for, table_path
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +26,7 @@ CLI = BIN / "lakeforge"
 @pytest.fixture(scope="module")
 def lake(spark, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:  # type: ignore[no-untyped-def]
     root = tmp_path_factory.mktemp("status")
-    generate(root / "generated", scale=0.0005, seed=31)
+    generate(root / "generated", scale=0.0005, seed=31, dirt_rate=0.1)  # dirt: the report shows quarantine
     landing = root / "landing"
     for source in ("customers", "orders"):
         (landing / source).mkdir(parents=True)
@@ -115,3 +116,65 @@ def test_history_lists_runs_and_a_tables_commits(lake) -> None:  # type: ignore[
     unknown = _cli("history", "silver.nope", "--config", str(config))
     assert unknown.returncode == 2
     assert "unknown table 'silver.nope'" in unknown.stderr
+
+
+def _canvases(dom: str) -> dict[str, dict[str, str]]:
+    import html
+
+    found = {}
+    for attrs in re.findall(r"<canvas ([^>]*)>", dom):
+        parsed = {k: html.unescape(v) for k, v in re.findall(r'([\w-]+)="([^"]*)"', attrs)}
+        found[parsed["id"].removeprefix("chart-")] = parsed
+    return found
+
+
+def test_the_report_page_draws_the_lakehouse(spark, lake, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from pyspark.sql import functions as F
+
+    from tests.integration.test_report import browse
+
+    _, lakehouse, config = lake
+    out = tmp_path / "report.html"
+    result = _cli("report", "--config", str(config), "--out", str(out))  # no Java on PATH
+    assert result.returncode == 0, result.stderr
+    (run,) = events(spark, lakehouse, "run")
+    assert result.stdout == f"run {run['run_id']} (success): {out}\n"
+    page = out.read_text(encoding="utf-8")
+    assert page == (lakehouse / "_ops" / "report.html").read_text(encoding="utf-8")  # the run wrote it too
+    assert "http://" not in page and "https://" not in page
+
+    dom, requested = browse(out, tmp_path / "browser")
+
+    assert requested == []
+    assert '<html lang="en" data-charts="6" data-charts-rendered="6">' in dom
+    assert f"<title>lakeforge run {run['run_id']}: success [charts ready]</title>" in dom
+    charts = _canvases(dom)
+    assert sorted(charts) == sorted(
+        ["timeline", "rows", "quarantine", "trend-duration", "trend-rows", "trend-ratio"]
+    )
+    assert all(c["data-rendered"] == "true" for c in charts.values())
+    counts = [spark.read.format("delta").load(table_path(lakehouse, t)).count() for t in DATA_TABLES]
+    assert json.loads(charts["rows"]["data-values"]) == [counts]
+    duration = (run["ended_at"] - run["started_at"]).total_seconds()
+    assert json.loads(charts["trend-duration"]["data-values"]) == [[round(duration, 3)]]
+    metrics = json.loads(run["metrics"])
+    assert len(json.loads(charts["timeline"]["data-values"])[0]) == len(metrics["stages"])
+
+    reasons: dict[tuple[str, str], int] = {}
+    for table in (t for t in DATA_TABLES if t.startswith("quarantine.")):
+        df = spark.read.format("delta").load(table_path(lakehouse, table))
+        for r in df.select(F.explode("_reasons").alias("reason")).groupBy("reason").count().collect():
+            reasons[(table, r["reason"])] = r["count"]
+    assert reasons  # the sample's dirt: some rows are quarantined
+    data = json.loads(
+        re.search(r'<script id="report-data" type="application/json">(.*?)</script>', dom, re.S)[1]
+    )
+    assert {(q["table"], q["reason"]): q["rows"] for q in data["quarantine"]} == reasons
+    assert sum(map(sum, json.loads(charts["quarantine"]["data-values"]))) == sum(reasons.values())
+
+    for r in events(spark, lakehouse, "reconciliation"):
+        figures = [r[k] for k in ("files", "records_read", "bronze_added", "valid", "quarantined", "inserted",
+                                  "updated", "superseded")]  # fmt: skip
+        cells = "".join(f"<td>{'-' if v is None else f'{v:,}'}</td>" for v in figures)
+        row = f'<tr data-source="{r["source"]}" data-stage="{r["stage"]}"><td>{r["source"]}</td><td class="text">{r["stage"]}</td>{cells}'
+        assert row in dom, row

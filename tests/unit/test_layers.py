@@ -1,10 +1,11 @@
 """Layers point one way: lower layers never import higher ones (TYPE_CHECKING imports included).
 
-results, errors, deltalog, logs  leaves: import no other lakeforge module (errors excepted)
+results, errors, deltalog, logs, procs  leaves: import no other lakeforge module (errors excepted)
 contracts                      may use the leaves
 config                         contracts and below
 sources, transforms, quality, writers, flows   config and below, never the pipeline or ops
 ops                            results, contracts, deltalog; never the pipeline
+spark, remote, server          config and below (server: spark, remote, procs), never the pipeline
 pipeline, maintenance, cli     anything
 """
 
@@ -20,6 +21,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "errors": {"*"},
     "deltalog": {"*"},
     "logs": {"*"},
+    "procs": {"*"},
     "contracts": {
         "config",
         "sources",
@@ -61,8 +63,10 @@ FORBIDDEN: dict[str, set[str]] = {
         "spark",
     },
     "spark": {"contracts", "sources", "transforms", "quality", "writers", "flows", "ops", "pipeline", "cli"},
+    "remote": {"contracts", "sources", "transforms", "quality", "writers", "flows", "ops", "pipeline", "cli"},
+    "server": {"contracts", "sources", "transforms", "quality", "writers", "flows", "ops", "pipeline", "cli"},
 }
-LEAF_ALLOWED = {"errors": set(), "results": set(), "deltalog": set(), "logs": set()}
+LEAF_ALLOWED = {"errors": set(), "results": set(), "deltalog": set(), "logs": set(), "procs": set()}
 
 
 def layer(module: str) -> str:

@@ -158,9 +158,15 @@ def test_delta_coordinate_matches_the_installed_pyspark_and_delta() -> None:
 
 
 def test_installed_versions_are_the_pinned_ones() -> None:
-    pins = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
-    assert "pyspark==" + version("pyspark") in pins
-    assert "delta-spark==" + version("delta-spark") in pins
+    """pyproject.toml declares ranges; requirements/constraints.txt pins what CI installs and tests."""
+    from packaging.requirements import Requirement
+
+    ranges = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
+    specs = {Requirement(r).name: Requirement(r).specifier for r in ranges}
+    pins = (REPO / "requirements" / "constraints.txt").read_text(encoding="utf-8").splitlines()
+    for name, pinned_as in (("pyspark", "pyspark"), ("delta-spark", "delta_spark")):
+        assert f"{pinned_as}=={version(name)}" in pins
+        assert version(name) in specs[name]
     assert delta_coordinate() == "io.delta:delta-spark_4.2_2.13:4.4.0"
 
 

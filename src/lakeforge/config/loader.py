@@ -5,7 +5,7 @@
 The file holds base settings plus an optional `environments:` mapping; `environments.<env>` is merged
 over the base (mappings deep-merged, everything else replaced). Then `${VAR}` and `${VAR:-default}` are
 replaced from the environment, and `LAKEFORGE_LANDING`, `LAKEFORGE_LAKEHOUSE` and
-`LAKEFORGE_SPARK_MASTER` override their keys (SPEC §1). Relative paths are taken from the directory the
+`LAKEFORGE_SPARK_MASTER` and `LAKEFORGE_SPARK_REMOTE` override their keys (SPEC §1). Relative paths are taken from the directory the
 command runs in.
 """
 
@@ -29,6 +29,7 @@ ENV_OVERRIDES = {
     "LAKEFORGE_LANDING": ("paths", "landing"),
     "LAKEFORGE_LAKEHOUSE": ("paths", "lakehouse"),
     "LAKEFORGE_SPARK_MASTER": ("spark", "master"),
+    "LAKEFORGE_SPARK_REMOTE": ("spark", "remote"),
 }
 
 

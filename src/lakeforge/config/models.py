@@ -8,6 +8,7 @@ settings.quality.max_quarantine_ratio
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -40,6 +41,9 @@ class SparkSettings(_Strict):
     shuffle_partitions: int = Field(default=4, ge=1)
     driver_memory: str = "2g"
     ui_enabled: bool = False
+    # a Spark Connect server (sc://host:port) to run through instead of an embedded Spark; `--remote` or
+    # LAKEFORGE_SPARK_REMOTE set it per run. No token here: it comes from the environment (lakeforge.remote)
+    remote: str | None = None
     jars_cache: Path | None = None  # where the Delta jars are cached; default ~/.cache/lakeforge/ivy
     conf: dict[str, str] = Field(default_factory=dict)
 
@@ -71,8 +75,19 @@ class LoggingSettings(_Strict):
 
 
 class MetricsSettings(_Strict):
-    prometheus_textfile: Path | None = None  # written after every run when set
+    # each command writes <stem>_<command>.prom beside this name (or lakeforge_<command>.prom inside it, if
+    # it is a folder); default <lakehouse>/_ops/metrics/lakeforge.prom -> lakeforge_full.prom, ...
+    prometheus_textfile: Path | None = None
     pushgateway_url: str | None = None
+
+
+class LineageSettings(_Strict):
+    """OpenLineage run events (docs/operations.md): sent only when a transport is configured."""
+
+    namespace: str = Field(default="lakeforge", min_length=1)  # the job namespace
+    # the client's own transport config, e.g. {type: http, url: "http://marquez:5000"}; without it,
+    # OPENLINEAGE_URL, OPENLINEAGE_CONFIG, OPENLINEAGE__TRANSPORT__* or an openlineage.yml configure one
+    transport: dict[str, Any] | None = None
 
 
 class Settings(_Strict):
@@ -87,6 +102,7 @@ class Settings(_Strict):
     maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    lineage: LineageSettings = Field(default_factory=LineageSettings)
     contracts_dir: Path | None = None  # default: the contracts shipped with the package
     # modules or .py files whose @table functions declare the derived tables (lakeforge.flows)
     flows: list[str] = Field(default_factory=lambda: ["lakeforge.transforms.gold"])

@@ -25,8 +25,9 @@ from lakeforge.contracts.models import WriteMode
 from lakeforge.errors import ContractViolation, QualityGateFailed
 from lakeforge.logs import log_context
 from lakeforge.ops.events import VALIDATED
+from lakeforge.ops.progress import RunObserver
 from lakeforge.quality.gates import QualityGate
-from lakeforge.results import FileRecord, GateResult, Reconciliation, RunReport, Watermark
+from lakeforge.results import FileRecord, GateResult, Reconciliation, RunReport, Watermark, WriteMetrics
 from lakeforge.sources.landing import read_bronze_batch
 from lakeforge.spark import persisted
 from lakeforge.transforms import silver as silver_t
@@ -93,6 +94,7 @@ class Engine:
         report: RunReport,
         hook: Callable[[str], None] | None = None,
         quality: QualityGate | None = None,
+        observer: RunObserver | None = None,
     ) -> None:
         self.spark = spark
         self.settings = settings
@@ -104,6 +106,7 @@ class Engine:
         self.catalog = state.catalog
         self.writer = SafeDeltaWriter(spark, self.catalog, hook)
         self.quality = quality or quality_gate(settings, ctx, graph)
+        self.observer = observer or RunObserver()  # told of every write and gate (lakeforge.ops.progress)
 
     # --- reading -----------------------------------------------------------------------------------------
     def read(self, table: str, version: int | None) -> DataFrame:
@@ -135,9 +138,17 @@ class Engine:
     def _written(self, table: str) -> None:
         self.state.refresh(table)
 
+    def _wrote(self, metrics: WriteMetrics) -> None:
+        self.report.writes.append(metrics)
+        self.observer.table_written(metrics)
+
+    def _checked(self, result: GateResult) -> None:
+        self.report.gates.append(result)
+        self.observer.gate_checked(result)
+
     # --- gates -------------------------------------------------------------------------------------------
     def _gate(self, result: GateResult) -> None:
-        self.report.gates.append(result)
+        self._checked(result)
         if not result.success:
             raise QualityGateFailed(
                 f"suite {result.suite} on {result.table} failed: " + "; ".join(result.failures),
@@ -241,7 +252,7 @@ class Engine:
                     allow_additive=bool(step.extras),
                     metadata=self._metadata(files=listed),
                 )
-                self.report.writes.append(metrics)
+                self._wrote(metrics)
                 recon.bronze_added = metrics.inserted
                 version = metrics.version
                 self._written(table)
@@ -331,7 +342,7 @@ class Engine:
                 )
             else:  # a recompute (crash, a restored table): insert only what is not there
                 m = self.writer.insert_new(rows, source.quarantine, quarantine_c.keys, metadata=meta)
-            self.report.writes.append(m)
+            self._wrote(m)
             self._written(source.quarantine)
         inserted = updated = stale = 0
         if n_winners or self.state.version(source.silver) is None:
@@ -344,7 +355,7 @@ class Engine:
                 rows_in=n_winners,
                 unique_keys=True,  # latest_by keeps one row per key
             )
-            self.report.writes.append(m)
+            self._wrote(m)
             inserted, updated, stale = m.inserted, m.updated, m.stale
             self._written(source.silver)
         recon.inserted, recon.updated = inserted, updated
@@ -389,7 +400,7 @@ class Engine:
                 m = self.writer.write_full(
                     result, target, contract.keys, rows_in=n, metadata=self._metadata(), unique_keys=True
                 )
-                self.report.writes.append(m)
+                self._wrote(m)
                 self._written(target)
                 mark_all()
 
@@ -437,7 +448,7 @@ class Engine:
                 m = self.writer.write_with_merge(
                     result, target, contract.keys, metadata=meta, rows_in=n, unique_keys=True
                 )
-            self.report.writes.append(m)
+            self._wrote(m)
             self._written(target)
             mark_all()
 
@@ -452,7 +463,7 @@ class Engine:
             result = self.quality.check(
                 self.read(step.target, version), step.target, suite=f"{step.target}.published"
             )
-            self.report.gates.append(result)
+            self._checked(result)
             if result.success:
                 self._mark(VALIDATED, step.target, version)
             else:

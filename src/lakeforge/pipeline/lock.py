@@ -11,6 +11,10 @@ The lock covers the whole run, JVM included: the holder records the pid of the S
 (`record_child`), and a new holder that finds the previous holder's driver still alive (a killed run's
 JVM finishes its shutdown on its own, and may be inside a commit) waits for it like for the lock itself.
 The file is private to its owner (0600): another local user can neither read it nor take it.
+
+A run through a Spark Connect server records its session there too (`record_remote`): a killed client's
+operations go on running on the server, so a new holder takes over the sessions its dead predecessors
+left (`orphans`) and keeps them listed until it has stopped them (`settled`), even if it is killed too.
 """
 
 from __future__ import annotations
@@ -25,33 +29,10 @@ from pathlib import Path
 from types import TracebackType
 
 from lakeforge.errors import PipelineLocked
+from lakeforge.procs import alive as _alive
+from lakeforge.procs import start_time as _start_time
 
 log = logging.getLogger(__name__)
-
-
-def _stat(pid: int) -> list[str] | None:
-    """The fields of /proc/<pid>/stat after the command name (state first), None when it is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return None
-    return stat.rpartition(")")[2].split()
-
-
-def _start_time(pid: int) -> str | None:
-    """The kernel's start time of a process (field 22 of /proc/<pid>/stat), None when it is gone.
-
-    Recorded with a pid so that a pid reused by an unrelated process is not mistaken for ours.
-    """
-    fields = _stat(pid)
-    return fields[19] if fields is not None and len(fields) > 19 else None
-
-
-def _alive(pid: int, start: str | None) -> bool:
-    fields = _stat(pid)
-    if not fields or len(fields) <= 19 or fields[0] == "Z":  # a zombie has finished: only wait() is missing
-        return False
-    return start is None or fields[19] == start
 
 
 def describe_holder(info: dict[str, object]) -> str:
@@ -127,12 +108,18 @@ class PipelineLock:
                     hint="wait for it to finish, or rerun with --wait",
                 ) from None
             time.sleep(self.poll_seconds)
+        previous = self._read(fd)
+        orphans = [o for o in previous.get("orphan_sessions", []) if isinstance(o, dict)]  # type: ignore[attr-defined]
+        if isinstance(previous.get("remote_session"), dict):
+            orphans.append(previous["remote_session"])  # type: ignore[arg-type]
         self._info = {
             "holder": self.holder,
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
+        if orphans:
+            self._info["orphan_sessions"] = orphans
         self._fd = fd
         self._write()
 
@@ -148,6 +135,27 @@ class PipelineLock:
         if self._fd is None:
             raise RuntimeError("record_child() needs the lock held")
         self._info.update(child_pid=pid, child_start=_start_time(pid))
+        self._write()
+
+    @property
+    def orphans(self) -> list[dict[str, object]]:
+        """Spark Connect sessions of killed runs that may still run operations on their server."""
+        found = self._info.get("orphan_sessions")
+        return list(found) if isinstance(found, list) else []
+
+    def settled(self) -> None:
+        """The orphan sessions are stopped: forget them."""
+        if self._fd is None:
+            raise RuntimeError("settled() needs the lock held")
+        self._info.pop("orphan_sessions", None)
+        self._write()
+
+    def record_remote(self, session: dict[str, str]) -> None:
+        """Name this run's Spark Connect session (`{"url": ..., "session_id": ...}`): should this process die,
+        the next holder stops what the session still runs before it writes."""
+        if self._fd is None:
+            raise RuntimeError("record_remote() needs the lock held")
+        self._info["remote_session"] = session
         self._write()
 
     def release(self) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,10 +25,11 @@ from lakeforge.errors import LakeforgeError
 from lakeforge.flows import FlowGraph, load_graph
 from lakeforge.logs import log_context
 from lakeforge.ops.events import EVENTS, RunInfo, append_events, run_events
+from lakeforge.ops.progress import Observers, PlannedStep, RunEnd, RunObserver, RunStart
 from lakeforge.pipeline.context import RunContext
 from lakeforge.pipeline.faults import crashpoint
 from lakeforge.pipeline.lock import PipelineLock
-from lakeforge.pipeline.planner import STAGES_OF, LakehouseState, Landing, Plan, plan_run, plan_stage
+from lakeforge.pipeline.planner import STAGES_OF, LakehouseState, Landing, Plan, Step, plan_run, plan_stage
 from lakeforge.results import RunReport, StageStats
 
 if TYPE_CHECKING:
@@ -87,26 +88,71 @@ def make_plan(
 
 
 @contextmanager
-def _stage(report: RunReport, spark: SparkSession | None, name: str) -> Iterator[None]:
-    """Time a stage and count its Spark jobs and Delta commits into `report.stages[name]`."""
+def _stage(
+    report: RunReport, spark: SparkSession | None, name: str, observer: RunObserver | None = None
+) -> Iterator[None]:
+    """Time a stage and count its Spark jobs and Delta commits into `report.stages[name]`; tell `observer`."""
     from lakeforge.spark import job_group
 
     stats = report.stages.setdefault(name, StageStats())
     commits_before = report.delta_commits
     started = time.monotonic()
+    error: BaseException | None = None
     with log_context(stage=name), job_group(spark, name) as jobs:
+        if observer is not None:
+            observer.stage_started(name)
         try:
             yield
+        except BaseException as exc:  # noqa: BLE001 - only noted for the observer, raised again unchanged
+            error = exc
+            raise
         finally:
             stats.seconds = round(stats.seconds + time.monotonic() - started, 3)
             stats.spark_jobs += jobs()
             stats.delta_commits += report.delta_commits - commits_before
+            if observer is not None:
+                observer.stage_finished(name, stats, error)
+
+
+def planned_step(step: Step, graph: FlowGraph) -> PlannedStep:
+    """What observers are told of a step: the tables it writes, the tables and landing files it reads."""
+    if step.kind == "ingest":
+        files = tuple(f.rel_path for f in step.files)
+        return PlannedStep(step.stage, step.kind, step.target, (step.target,), (), files)
+    if step.kind == "validate":
+        return PlannedStep(step.stage, step.kind, step.target, (), (step.target,))
+    cleanse = step.kind == "cleanse" and step.source
+    outputs = tuple(graph.source(step.source).outputs) if cleanse and step.source else (step.target,)
+    return PlannedStep(step.stage, step.kind, step.target, outputs, tuple(step.inputs))
+
+
+def observers_for(settings: Settings, extra: Sequence[RunObserver] = ()) -> Observers:
+    """`extra` plus the OpenTelemetry and OpenLineage observers, each only when configured."""
+    from lakeforge.ops.lineage import lineage_observer
+    from lakeforge.ops.tracing import tracing_observer
+
+    found: list[RunObserver] = list(extra)
+    for make in (tracing_observer, lambda: lineage_observer(settings.lineage)):
+        try:
+            made = make()
+        except Exception as exc:  # noqa: BLE001 - telemetry that cannot start must not stop the run
+            log.warning("observability disabled for this run: %s: %s", type(exc).__name__, exc)
+            continue
+        if made is not None:
+            found.append(made)
+    return Observers(found)
+
+
+def session_of_engine(engine: Engine) -> object | None:
+    from lakeforge.remote import session_of
+
+    return session_of(engine.spark)
 
 
 def _execute(engine: Engine, settings: Settings, plan: Plan, graph: FlowGraph) -> None:
     state, report = engine.state, engine.report
     for stage in STAGES_OF[plan.command]:
-        with _stage(report, engine.spark, stage):
+        with _stage(report, engine.spark, stage, engine.observer):
             if stage in ("ingest", "validate"):
                 engine.run(plan.stage(stage))
                 continue
@@ -127,9 +173,17 @@ def _execute(engine: Engine, settings: Settings, plan: Plan, graph: FlowGraph) -
 
 
 def run_command(
-    settings: Settings, ctx: RunContext, wait: bool = False, verify_landing: bool = False
+    settings: Settings,
+    ctx: RunContext,
+    wait: bool = False,
+    verify_landing: bool = False,
+    observers: Sequence[RunObserver] = (),
 ) -> Outcome:
-    """Run `ctx.command`; raise its error after recording the run (status, error, metrics)."""
+    """Run `ctx.command`; raise its error after recording the run (status, error, metrics).
+
+    `observers` (lakeforge.ops.progress) are told of the stages, writes and gates as they happen, and of
+    the end of the run, failed or not; spans and lineage events are added when configured.
+    """
     from lakeforge.ops.metrics import write_metrics
 
     if ctx.command not in STAGES_OF:
@@ -146,17 +200,36 @@ def run_command(
     started = time.monotonic()
     report = RunReport()
     with log_context(run_id=ctx.run_id, command=ctx.command), lock:
+        observer = observers_for(settings, observers)
+        observer.run_started(
+            RunStart(
+                ctx.run_id, ctx.command, ctx.env, ctx.clock, ctx.logical_date, str(settings.paths.landing),
+                {table: catalog.uri(table) for table in graph.tables()},
+            )
+        )  # fmt: skip
         engine: Engine | None = None
         plan: Plan | None = None
         status, error = "success", None
         try:
-            with _stage(report, None, "plan"):
+            if lock.orphans:  # a killed remote run's operations may still be running: stop them first
+                from lakeforge.remote import RemoteSession, settle
+
+                with _stage(report, None, "settle"):
+                    found = [RemoteSession.from_dict(o) for o in lock.orphans]
+                    settle(
+                        [o for o in found if o is not None],
+                        timeout_s=max(settings.lock.wait_timeout_seconds, 60.0),
+                    )
+                lock.settled()
+            with _stage(report, None, "plan", observer):
                 state = LakehouseState.load(catalog, graph)
                 plan = make_plan(settings, ctx, graph, state, report, verify_landing)
+            observer.planned([planned_step(s, graph) for s in plan.steps])
             for step in plan.steps:
                 log.info("plan: %s", step.describe(), extra={"event": "plan"})
             if plan.has_work:
                 from lakeforge.pipeline.engine import Engine, planned_checks, quality_gate
+                from lakeforge.remote import session_of
                 from lakeforge.spark import build_spark, driver_pid
 
                 quality = quality_gate(settings, ctx, graph)
@@ -172,25 +245,35 @@ def run_command(
                     import pyspark.sql.window  # noqa: F401
 
                     quality.warm_up(checks)  # Great Expectations loads while the JVM starts
-                with _stage(report, None, "spark"):
+                with _stage(report, None, "spark", observer):
                     spark = build_spark(settings.spark)
                     report.jvm_started = True
                     pid = driver_pid(spark)
                     if pid is not None:
                         lock.record_child(pid)  # the next run waits for this JVM too, should we be killed
+                    remote = session_of(spark)
+                    if remote is not None:
+                        lock.record_remote(
+                            remote.to_dict()
+                        )  # the next run stops its operations, should we be killed
+                        report.remote = remote.url
                     if checks:
                         quality.prepare()  # wait for it here: no import runs beside the stages' work
-                engine = Engine(spark, settings, ctx, graph, state, report, hook=crashpoint, quality=quality)
+                engine = Engine(spark, settings, ctx, graph, state, report, crashpoint, quality, observer)
                 _execute(engine, settings, plan, graph)
             else:
                 log.info("nothing to do: every table is up to date with its inputs", extra={"event": "noop"})
         except BaseException as exc:  # noqa: BLE001 - recorded below, then raised again unchanged
             status, error = "failed", exc
+        if engine is not None and session_of_engine(engine) is not None:
+            from lakeforge.remote import release
+
+            release(engine.spark)  # our session on the server is done: free what it holds there
         crashpoint("run:before_records")
         ops_commits = 0
         rows: dict[str, tuple[int, int] | None] = {}
         try:
-            with _stage(report, None, "record"):
+            with _stage(report, None, "record", observer):
                 if engine is not None:
                     docs = engine.quality.build_docs()
                     report.data_docs = str(docs) if docs else None
@@ -203,6 +286,9 @@ def run_command(
                         if isinstance(error, LakeforgeError)
                         else f"{type(error).__name__}: {error}"
                     )
+                from lakeforge.ops.report import quarantine_reasons
+
+                report.quarantine_reasons = quarantine_reasons(catalog, report, ctx.run_id)  # never raises
                 run = RunInfo(
                     run_id=ctx.run_id,
                     command=ctx.command,
@@ -223,11 +309,13 @@ def run_command(
             metrics_file = settings.metrics.prometheus_textfile or (
                 lakehouse / "_ops" / "metrics" / "lakeforge.prom"
             )
-            write_metrics(
+            write_metrics(  # one file per command: <stem>_<command>.prom (lakeforge.ops.metrics)
                 metrics_file,
                 command=ctx.command,
+                run_id=ctx.run_id,
                 finished=ctx.clock.timestamp() + duration,
                 status=status,
+                exit_code=exit_code,
                 duration_s=duration,
                 report=report,
                 rows=rows,
@@ -235,8 +323,23 @@ def run_command(
             )
         except Exception as record_error:  # noqa: BLE001 - never hide the run's own error behind this one
             if error is None:
+                code = getattr(record_error, "exit_code", 1)
+                observer.run_finished(
+                    RunEnd("failed", code, time.monotonic() - started, report, rows, report.delta_commits + ops_commits, record_error)
+                )  # fmt: skip
                 raise
             log.error("could not record the failed run: %s", record_error)
+        if ops_commits:  # the run is in the event log: its page, beside the data docs (never raises, no JVM)
+            from lakeforge.ops.report import write_run_report
+
+            written = write_run_report(settings, graph, ctx.run_id)
+            report.run_report = str(written) if written else None
+        observer.run_finished(
+            RunEnd(
+                status, 0 if error is None else getattr(error, "exit_code", 1), time.monotonic() - started,
+                report, rows, report.delta_commits + ops_commits, error,
+            )
+        )  # fmt: skip
         if error is not None:
             raise error
         return Outcome(report, rows, time.monotonic() - started, status, plan, ops_commits)

@@ -2,7 +2,7 @@
 
     gate = QualityGate(registry, docs_dir=lakehouse / "_ops" / "data_docs")
     result = gate.check(df, "silver.orders", suite="silver.orders.batch")   # GateResult, never raises
-    gate.build_docs()                                                        # .../data_docs/index.html
+    gate.build_docs()                 # .../data_docs/index.html, its CDN assets local (quality.docs_assets)
 
 `run_dq_checkpoint("silver.orders.batch", df=df)` does the same and raises QualityGateFailed.
 The suite of a table is generated from its contract and stored as JSON (`quality.suites`).
@@ -360,6 +360,12 @@ class QualityGate:
         if (self._gx is None or self._gx.validations == 0) and index.is_file():
             return index
         self.gx.build_docs()
+        from lakeforge.quality.docs_assets import make_offline
+
+        try:
+            make_offline(self.docs_dir)  # GE's pages load their CSS/JS from CDNs: point them at local copies
+        except (OSError, ValueError) as exc:  # the docs are built; only their assets stay remote
+            log.warning("data docs keep their CDN links: %s", exc)
         return index
 
 

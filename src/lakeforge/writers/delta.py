@@ -348,7 +348,8 @@ class SafeDeltaWriter:
             self._check(target, "inserted rows", rows_in, metrics.inserted, om)
         else:
             wins = f" AND ({ordering_wins_sql(order_by)})" if order_by else ""
-            clauses = [f"WHEN MATCHED{wins} THEN UPDATE SET *", "WHEN NOT MATCHED THEN INSERT *"]
+            # not SQL injection: the column names come from the table contracts, backtick-quoted by _q
+            clauses = [f"WHEN MATCHED{wins} THEN UPDATE SET *", "WHEN NOT MATCHED THEN INSERT *"]  # nosec B608
             self._merge_sql(df, target, merge_keys, clauses, metadata)
             metrics, om = self._merge_metrics(target, rows_in, before, started)
         log.info(
