@@ -183,6 +183,9 @@ def connect(settings: SparkSettings) -> SparkSession:
                 "to use an embedded Spark",
             ) from exc
         raise
+    # Libraries that ask PySpark's builder for "the" session (Great Expectations' Spark source) must get this
+    # one: in Connect mode the builder wants a URL, then hands out the default session, ours (no token here)
+    os.environ["SPARK_REMOTE"] = url
     spark._lakeforge_session = RemoteSession(url, session_id)  # type: ignore[attr-defined]
     log.info("connected to %s (session %s)", url, session_id)
     return spark

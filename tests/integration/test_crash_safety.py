@@ -37,9 +37,10 @@ from tests.integration.helpers import (
 pytestmark = pytest.mark.slow
 
 SEED = 20261127
-# points per stage and delivery: 8 named kills and 2 of the whole process group (the remote test below
-# adds 8 named kills, 6 of the client at random moments and one of the server)
-PER_STAGE = {"ingest": 1, "transform": 1, "load": 1, "record": 1}
+# points per stage and delivery: 14 kills in all, and 2 of the whole process group (the remote test below
+# adds 8 named kills, 6 of the client at random moments and one of the server). A point chosen from a
+# clean run's trace is not always reached after an earlier kill (that work is done): hence the margin
+PER_STAGE = {"ingest": 2, "transform": 2, "load": 2, "record": 1}
 CLI = Path(sys.executable).parent / "lakeforge"
 
 
@@ -191,7 +192,7 @@ def test_sigkill_at_random_points_then_rerun_equals_a_clean_run(spark, tmp_path:
         assert final.returncode == 0, final.stderr[-2000:]
         assert "success" in final.stdout
 
-    assert len(kills) >= 8, kills
+    assert len(kills) >= 10, kills
     assert {_stage(k) for k in kills if not k.startswith("group@")} == {
         "ingest",
         "transform",

@@ -234,7 +234,8 @@ def run_command(
 
                 quality = quality_gate(settings, ctx, graph)
                 checks = planned_checks(plan.steps)
-                if checks:
+                remote_spark = bool(settings.spark.remote)
+                if checks and not remote_spark:
                     # pyspark.sql, pandas and pyarrow are imported here, before the thread: Great
                     # Expectations imports them too, and two threads importing one package at once can
                     # see it half-initialised
@@ -258,6 +259,10 @@ def run_command(
                         )  # the next run stops its operations, should we be killed
                         report.remote = remote.url
                     if checks:
+                        if remote_spark:
+                            # Great Expectations' Spark source asks PySpark for the session: over Spark
+                            # Connect only the one just made will do, so it loads after it, not beside it
+                            quality.warm_up(checks)
                         quality.prepare()  # wait for it here: no import runs beside the stages' work
                 engine = Engine(spark, settings, ctx, graph, state, report, crashpoint, quality, observer)
                 _execute(engine, settings, plan, graph)
