@@ -12,6 +12,21 @@ os.environ["TZ"] = "UTC"
 time.tzset()
 
 
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """Code under test configures the root logger (the CLI does): give the next tests theirs back."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    for h in handlers:
+        root.addHandler(h)
+    root.setLevel(level)
+
+
 @pytest.fixture(scope="session")
 def spark() -> Iterator[object]:
     from lakeforge.config.models import SparkSettings

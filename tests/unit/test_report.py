@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -274,19 +273,6 @@ def test_report_data_reads_the_event_log_and_the_tables_as_the_run_left_them(del
         ("r1", 12.5, None), ("r2", 12.5, 0.5)
     ]  # fmt: skip
     assert last["lakehouse"] == str(delta_lake) and last["data_docs"] is None
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    """The CLI configures the root logger: give the next tests theirs back."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for h in list(root.handlers):
-        root.removeHandler(h)
-    for h in handlers:
-        root.addHandler(h)
-    root.setLevel(level)
 
 
 def test_the_report_command_writes_the_page(
