@@ -10,6 +10,9 @@ LANDING ?= data/landing
 CONFIG ?= config/local.yaml
 ENV ?= local
 PYTEST_ARGS ?=
+# test-pipeline's pytest workers (pytest-xdist, a module per worker): most tests wait on a CLI's JVM, so two
+# workers keep both cores busy; TEST_WORKERS=0 runs them in one process
+TEST_WORKERS ?= 2
 BENCH_ARGS ?=
 
 STAMP := $(VENV)/.installed
@@ -42,7 +45,8 @@ test: install security chromium test-pipeline airflow-test airflow-e2e
 # in the same pytest process, so its run shares the session's warm Spark
 test-pipeline: install observe-rules
 	$(VENV)/bin/python -m coverage erase
-	LAKEFORGE_OBSERVE_REQUIRED=1 $(VENV)/bin/python -m coverage run -m pytest tests/unit tests/integration tests/deploy tests/observe $(PYTEST_ARGS)
+	LAKEFORGE_OBSERVE_REQUIRED=1 $(VENV)/bin/python -m coverage run -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=40 \
+		tests/unit tests/integration tests/deploy tests/observe $(PYTEST_ARGS)
 	$(VENV)/bin/python -m coverage combine --quiet
 	$(VENV)/bin/python -m coverage report
 
