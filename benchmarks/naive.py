@@ -178,7 +178,7 @@ def main() -> None:
 
     mark = time.monotonic()
     for contract in bronze:
-        batch = read_bronze(spark, settings.paths.landing, contract, ingested_at)
+        batch = read_bronze(spark, Path(settings.paths.landing), contract, ingested_at)
         write(batch, catalog.location(contract.table), contract)
     seconds["bronze"] = time.monotonic() - mark
 

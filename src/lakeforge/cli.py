@@ -167,11 +167,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _fetch_jars(args: argparse.Namespace) -> int:
+    from lakeforge.classdata import ensure_archive
     from lakeforge.config.models import SparkSettings
     from lakeforge.spark import delta_coordinate, fetch_jars
 
-    jars = fetch_jars(SparkSettings())
+    settings = SparkSettings()
+    jars = fetch_jars(settings)
     _console(f"{delta_coordinate()}: {len(jars)} jars cached in {jars[0].parent}")
+    archive = ensure_archive(settings)
+    if archive is not None:
+        _console(f"JVM class-data archive: {archive}")
     return 0
 
 
@@ -241,7 +246,7 @@ def _print_run(args: argparse.Namespace, settings: Settings, ctx: RunContext, en
 
     terminal = sys.stdout.isatty()
     out = Console(file=sys.stdout, width=None if terminal else 160, highlight=False)
-    print_summary(out, end, ctx.run_id, ctx.command, str(settings.paths.lakehouse))
+    print_summary(out, end, ctx.run_id, ctx.command, settings.paths.lakehouse)
     sys.stdout.flush()
 
 

@@ -5,6 +5,10 @@
     read_arrow(uri)              # a small unpartitioned table as a pyarrow.Table
     append_arrow(uri, table)     # one append commit (the operations records)
 
+A table's `uri` is a location (lakeforge.storage): a local path or any URI delta-rs knows (`s3a://`
+included), its credentials and endpoint from the environment; the data files delta-rs lists are read
+through pyarrow's file system for the same location.
+
 The planner decides from this alone whether a run has work, so a run with nothing to do never starts a
 JVM; the writer reads each commit's operationMetrics here instead of running a Spark job.
 
@@ -17,6 +21,8 @@ from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING, Any
+
+from lakeforge import storage
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -80,19 +86,33 @@ def lakeforge_metadata(commit: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def row_count(uri: str) -> int | None:
-    """Rows of the current version from the file statistics in the log (no data read); None: no table."""
+    """Rows of the current version from the file statistics in the log, less the rows its deletion vectors
+    mark deleted (no data file read); None: no table."""
     table = _open(uri)
     if table is None:
         return None
     adds = table.get_add_actions(flatten=True)
     column = adds.column("num_records")
-    return int(sum(v or 0 for v in column.to_pylist())) if adds.num_rows else 0
+    stored = int(sum(v or 0 for v in column.to_pylist())) if adds.num_rows else 0
+    return stored - deleted_by_vectors(table)
+
+
+def deleted_by_vectors(table: DeltaTable) -> int:
+    """Rows that the table's deletion vectors mark deleted (their files' `num_records` still count them)."""
+    if "deletionVectors" not in (table.protocol().reader_features or []):
+        return 0
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    deleted = 0
+    for batch in pa.RecordBatchReader.from_stream(table.deletion_vectors()):
+        keep = pc.list_flatten(batch.column("selection_vector"))
+        deleted += len(keep) - int(pc.sum(keep).as_py() or 0)
+    return deleted
 
 
 def read_arrow(uri: str, columns: list[str] | None = None) -> pa.Table | None:
     """Every row of a small, unpartitioned table without deletion vectors; None when there is no table."""
-    import pyarrow.parquet as pq
-
     table = _open(uri)
     if table is None:
         return None
@@ -108,7 +128,7 @@ def read_arrow(uri: str, columns: list[str] | None = None) -> pa.Table | None:
 
         empty = pa.schema(schema)
         return empty.empty_table().select(columns) if columns else empty.empty_table()
-    return pq.read_table(files, columns=columns, schema=None)
+    return storage.read_parquet(files, columns=columns)
 
 
 def change_feed_gap(uri: str, after: int, upto: int) -> str | None:
@@ -124,7 +144,7 @@ def change_feed_gap(uri: str, after: int, upto: int) -> str | None:
 
     if upto <= after:
         return None
-    filesystem, root = pafs.FileSystem.from_uri(uri if "://" in uri else f"file://{uri}")
+    filesystem, root = storage.arrow_fs(uri)
     needed: list[str] = []
     for v in range(after + 1, upto + 1):
         commit = f"{root}/_delta_log/{v:020d}.json"
@@ -142,7 +162,7 @@ def change_feed_gap(uri: str, after: int, upto: int) -> str | None:
             for kind in ("add", "remove"):
                 if kind in a and a[kind].get("dataChange", True):
                     needed.append(a[kind]["path"])
-    paths = [p if "://" in p else f"{root}/{unquote(p)}" for p in dict.fromkeys(needed)]
+    paths = [storage.arrow_fs(p)[1] if "://" in p else f"{root}/{unquote(p)}" for p in dict.fromkeys(needed)]
     for info in filesystem.get_file_info(paths):
         if info.type == pafs.FileType.NotFound:
             return f"{info.path.rpartition('/')[2]} was vacuumed"

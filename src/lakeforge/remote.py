@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from lakeforge.errors import ConfigError, LakeforgeError
+from lakeforge.storage import state_dir
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -65,11 +66,6 @@ class RemoteSession:
         ):
             return cls(data["url"], data["session_id"])
         return None
-
-
-def state_dir() -> Path:
-    """The project's ignored state folder: `LAKEFORGE_STATE_DIR`, else `.lakeforge` in the working directory."""
-    return Path(os.environ.get("LAKEFORGE_STATE_DIR") or ".lakeforge").absolute()
 
 
 def base_url(url: str) -> str:

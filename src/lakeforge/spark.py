@@ -64,15 +64,20 @@ def fetch_jars(settings: SparkSettings) -> list[Path]:
     return jars
 
 
+def java_binary() -> str | None:
+    """The `java` Spark will start: JAVA_HOME's, else the first on PATH; None when there is none."""
+    home = os.environ.get("JAVA_HOME")
+    candidate = Path(home) / "bin" / "java" if home else None
+    return str(candidate) if candidate and candidate.is_file() else shutil.which("java")
+
+
 def java_version(java: str | None = None) -> tuple[str, int]:
     """Find `java` (JAVA_HOME first, then PATH) and return its path and major version.
 
     Raises JavaNotFoundError with one clear line when there is none or it is older than 17.
     """
     if java is None:
-        home = os.environ.get("JAVA_HOME")
-        candidate = Path(home) / "bin" / "java" if home else None
-        java = str(candidate) if candidate and candidate.is_file() else shutil.which("java")
+        java = java_binary()
     if not java:
         raise JavaNotFoundError(
             f"Java {MIN_JAVA}+ is required to run Spark, but no `java` was found (JAVA_HOME unset or wrong, "
@@ -164,7 +169,20 @@ def session_conf(settings: SparkSettings) -> dict[str, str]:
         log.info("resolving %s from Maven Central into %s (first run only)", delta_coordinate(), cache)
         conf["spark.jars.packages"] = delta_coordinate()
     conf.update(settings.conf)
+    from lakeforge.classdata import java_options
+
+    archive = java_options(settings)
+    driver = conf.get("spark.driver.extraJavaOptions", "")
+    if archive and "SharedArchiveFile" not in driver and "ArchiveClassesAtExit" not in driver:
+        conf["spark.driver.extraJavaOptions"] = f"{driver} {archive}".strip()
     return conf
+
+
+def pyspark_jars() -> list[Path]:
+    """The jars PySpark puts on the driver's class path."""
+    import pyspark
+
+    return sorted((Path(pyspark.__file__).parent / "jars").glob("*.jar"))
 
 
 def build_spark(settings: SparkSettings) -> SparkSession:

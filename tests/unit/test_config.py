@@ -56,8 +56,8 @@ def error_of(path: Path, env: str = "local", environ: dict[str, str] | None = No
 def test_base_settings_without_overlay_keep_base_values_and_defaults(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path, BASE), env="local", environ={})
     assert settings.env == "local"
-    assert settings.paths.landing == Path("/data/landing")
-    assert settings.paths.lakehouse == Path("/data/lakehouse")
+    assert settings.paths.landing == "/data/landing"
+    assert settings.paths.lakehouse == "/data/lakehouse"
     assert settings.spark.master == "local[*]"
     assert settings.spark.shuffle_partitions == 4
     assert settings.spark.conf == {"spark.a": "1", "spark.b": "2"}
@@ -98,8 +98,8 @@ def test_var_is_interpolated_inside_a_longer_string(tmp_path: Path) -> None:
       lakehouse: ${ROOT}/lake-${STAGE}
     """
     settings = load_settings(write(tmp_path, text), environ={"ROOT": "/srv", "STAGE": "blue"})
-    assert settings.paths.landing == Path("/srv/landing")
-    assert settings.paths.lakehouse == Path("/srv/lake-blue")
+    assert settings.paths.landing == "/srv/landing"
+    assert settings.paths.lakehouse == "/srv/lake-blue"
 
 
 def test_var_default_is_used_when_unset_or_empty_and_ignored_when_set(tmp_path: Path) -> None:
@@ -112,8 +112,8 @@ def test_var_default_is_used_when_unset_or_empty_and_ignored_when_set(tmp_path: 
     """
     path = write(tmp_path, text)
     settings = load_settings(path, environ={"HOUSE": "/set/lakehouse", "APP": ""})
-    assert settings.paths.landing == Path("/default/landing")
-    assert settings.paths.lakehouse == Path("/set/lakehouse")
+    assert settings.paths.landing == "/default/landing"
+    assert settings.paths.lakehouse == "/set/lakehouse"
     assert settings.spark.app_name == "fallback"
 
 
@@ -145,7 +145,7 @@ def test_vars_in_an_unselected_environment_are_not_needed(tmp_path: Path) -> Non
       prod:
         paths: {landing: "${PROD_ONLY}"}
     """
-    assert load_settings(write(tmp_path, text), env="local", environ={}).paths.landing == Path("/l")
+    assert load_settings(write(tmp_path, text), env="local", environ={}).paths.landing == "/l"
 
 
 # --- environment overrides --------------------------------------------------------------------------------
@@ -156,15 +156,15 @@ def test_lakeforge_env_vars_override_their_keys(tmp_path: Path) -> None:
         "LAKEFORGE_SPARK_MASTER": "spark://host:7077",
     }
     settings = load_settings(write(tmp_path, BASE), env="ci", environ=environ)
-    assert settings.paths.landing == Path("/env/landing")
-    assert settings.paths.lakehouse == Path("/env/lakehouse")
+    assert settings.paths.landing == "/env/landing"
+    assert settings.paths.lakehouse == "/env/lakehouse"
     assert settings.spark.master == "spark://host:7077"  # wins over the ci overlay too
 
 
 def test_empty_override_variables_are_ignored(tmp_path: Path) -> None:
     environ = {"LAKEFORGE_LANDING": "", "LAKEFORGE_SPARK_MASTER": ""}
     settings = load_settings(write(tmp_path, BASE), environ=environ)
-    assert settings.paths.landing == Path("/data/landing")
+    assert settings.paths.landing == "/data/landing"
     assert settings.spark.master == "local[*]"
 
 
@@ -174,8 +174,8 @@ def test_override_supplies_a_key_the_file_lacks(tmp_path: Path) -> None:
     """
     environ = {"LAKEFORGE_LANDING": "/env/landing", "LAKEFORGE_LAKEHOUSE": "/env/lakehouse"}
     settings = load_settings(write(tmp_path, text), environ=environ)
-    assert settings.paths.landing == Path("/env/landing")
-    assert settings.paths.lakehouse == Path("/env/lakehouse")
+    assert settings.paths.landing == "/env/landing"
+    assert settings.paths.lakehouse == "/env/lakehouse"
 
 
 def test_relative_paths_are_made_absolute_from_the_working_directory(
@@ -189,16 +189,19 @@ def test_relative_paths_are_made_absolute_from_the_working_directory(
     workdir.mkdir()
     monkeypatch.chdir(workdir)
     settings = load_settings(path, environ={"LAKEFORGE_LAKEHOUSE": "lake"})
-    assert settings.paths.landing == workdir / "data" / "landing"
-    assert settings.paths.lakehouse == workdir / "lake"
-    assert settings.paths.landing.is_absolute() and settings.paths.lakehouse.is_absolute()
+    assert settings.paths.landing == str(workdir / "data" / "landing")
+    assert settings.paths.lakehouse == str(workdir / "lake")
+    assert Path(settings.paths.landing).is_absolute() and Path(settings.paths.lakehouse).is_absolute()
 
 
 def test_home_is_expanded_in_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     path = write(tmp_path, "paths: {landing: ~/landing, lakehouse: ~/lake}\n")
     settings = load_settings(path, environ={})
-    assert (settings.paths.landing, settings.paths.lakehouse) == (tmp_path / "landing", tmp_path / "lake")
+    assert (settings.paths.landing, settings.paths.lakehouse) == (
+        str(tmp_path / "landing"),
+        str(tmp_path / "lake"),
+    )
 
 
 # --- refusals ---------------------------------------------------------------------------------------------
@@ -319,8 +322,8 @@ def test_overlay_must_be_a_mapping(tmp_path: Path) -> None:
 def test_repo_local_config_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     settings = load_settings(REPO / "config" / "local.yaml", env="local", environ={})
-    assert settings.paths.landing == tmp_path / "data" / "landing"
-    assert settings.paths.lakehouse == tmp_path / "data" / "lakehouse"
+    assert settings.paths.landing == str(tmp_path / "data" / "landing")
+    assert settings.paths.lakehouse == str(tmp_path / "data" / "lakehouse")
     assert settings.spark.master == "local[*]"
     ci = load_settings(REPO / "config" / "local.yaml", env="ci", environ={})
     assert (ci.spark.master, ci.spark.shuffle_partitions, ci.spark.driver_memory) == ("local[2]", 2, "3g")
@@ -329,8 +332,8 @@ def test_repo_local_config_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 def test_repo_prod_config_loads_with_paths_from_the_environment(tmp_path: Path) -> None:
     environ = {"LAKEFORGE_LANDING": str(tmp_path / "in"), "LAKEFORGE_LAKEHOUSE": str(tmp_path / "lake")}
     settings = load_settings(REPO / "config" / "prod.yaml", env="prod", environ=environ)
-    assert settings.paths.landing == tmp_path / "in"
-    assert settings.paths.lakehouse == tmp_path / "lake"
+    assert settings.paths.landing == str(tmp_path / "in")
+    assert settings.paths.lakehouse == str(tmp_path / "lake")
     assert settings.spark.master == "yarn"
     assert settings.spark.conf == {"spark.executor.memory": "8g", "spark.sql.adaptive.enabled": "true"}
     assert settings.quality.max_quarantine_ratio == 0.02

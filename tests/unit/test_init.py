@@ -81,8 +81,8 @@ def test_init_writes_config_contracts_suites_flows_dags_and_a_sample(tmp_path: P
 def test_the_project_config_loads_with_its_own_contracts_and_flows(project: Path) -> None:
     settings = load_settings(Path("config/local.yaml"), env="local")
 
-    assert settings.paths.landing == project / "data" / "landing"
-    assert settings.paths.lakehouse == project / "data" / "lakehouse"
+    assert settings.paths.landing == str(project / "data" / "landing")
+    assert settings.paths.lakehouse == str(project / "data" / "lakehouse")
     assert Path(settings.contracts_dir or "").resolve() == project / "contracts"
     graph = load_graph(settings)
     assert EXAMPLE in graph.tables()

@@ -1,6 +1,7 @@
 """Layers point one way: lower layers never import higher ones (TYPE_CHECKING imports included).
 
-results, errors, deltalog, logs, procs  leaves: import no other lakeforge module (errors excepted)
+results, errors, storage, logs, procs  leaves: import no other lakeforge module (errors excepted)
+deltalog                       storage only
 contracts                      may use the leaves
 config                         contracts and below
 sources, transforms, quality, writers, flows   config and below, never the pipeline or ops
@@ -20,6 +21,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "results": {"*"},
     "errors": {"*"},
     "deltalog": {"*"},
+    "storage": {"*"},
     "logs": {"*"},
     "procs": {"*"},
     "contracts": {
@@ -66,7 +68,14 @@ FORBIDDEN: dict[str, set[str]] = {
     "remote": {"contracts", "sources", "transforms", "quality", "writers", "flows", "ops", "pipeline", "cli"},
     "server": {"contracts", "sources", "transforms", "quality", "writers", "flows", "ops", "pipeline", "cli"},
 }
-LEAF_ALLOWED = {"errors": set(), "results": set(), "deltalog": set(), "logs": set(), "procs": set()}
+LEAF_ALLOWED = {
+    "errors": set(),
+    "results": set(),
+    "deltalog": {"storage"},
+    "storage": set(),
+    "logs": set(),
+    "procs": set(),
+}
 
 
 def layer(module: str) -> str:

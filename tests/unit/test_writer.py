@@ -178,6 +178,40 @@ def test_merge_of_only_older_versions_changes_no_row(spark: Any, writer: SafeDel
     )
 
 
+def test_merge_marks_replaced_rows_in_a_deletion_vector_and_the_log_counts_them_deleted(
+    spark: Any, writer: SafeDeltaWriter
+) -> None:
+    from lakeforge import deltalog
+
+    stored = [order(f"o{i}", "placed", "2026-03-01T10:00:00Z", line=i) for i in range(1, 7)]
+    writer.write_with_merge(
+        df_of(spark, "silver.orders", stored).coalesce(1), "silver.orders", ["order_id"], order_by=ORDER_BY
+    )
+    before = data_files(spark, writer, "silver.orders")
+    newer = [
+        order("o2", "shipped", "2026-03-01T12:00:00Z", line=2),
+        order("o7", "placed", "2026-03-01T12:00:00Z"),
+    ]
+    m = writer.write_with_merge(
+        df_of(spark, "silver.orders", newer), "silver.orders", ["order_id"], order_by=ORDER_BY
+    )
+    assert (m.inserted, m.updated, m.stale) == (1, 1, 0)
+    metrics = deltalog.last_commit(writer.path("silver.orders"))["operationMetrics"]
+    assert int(metrics["numTargetDeletionVectorsAdded"]) == 1, metrics
+    assert int(metrics["numTargetFilesRemoved"]) == 0, metrics  # the 6-row file is not rewritten
+    assert before <= data_files(spark, writer, "silver.orders")
+    # the file's statistics still say 6 rows; its deletion vector takes o2's old version away
+    assert (
+        deltalog.row_count(writer.path("silver.orders"))
+        == 7
+        == table_df(spark, writer, "silver.orders").count()
+    )
+    expected = df_of(spark, "silver.orders", [stored[0], newer[0], *stored[2:], newer[1]])
+    assert_df_equality(
+        table_df(spark, writer, "silver.orders"), expected, ignore_row_order=True, ignore_nullable=True
+    )
+
+
 def test_merge_refuses_a_source_with_duplicate_keys(spark: Any, writer: SafeDeltaWriter) -> None:
     rows = [order("o1", "placed", "2026-03-01T10:00:00Z"), order("o1", "shipped", "2026-03-01T11:00:00Z")]
     with pytest.raises(LakeforgeError) as info:
@@ -424,12 +458,14 @@ def test_create_if_missing_uses_the_contract_partitions_cdf_and_schema(
     assert silver["partitionColumns"] == []
     assert silver["properties"]["delta.enableChangeDataFeed"] == "true"
     assert silver["properties"]["delta.appendOnly"] == "false"
+    assert silver["properties"]["delta.enableDeletionVectors"] == "true"  # a merge table
+    assert "delta.enableDeletionVectors" not in bronze["properties"]
     assert writer.version("silver.customers") == 0
 
     assert writer.create_if_missing("gold.daily_revenue") is True
     gold = detail(spark, writer, "gold.daily_revenue")
     assert "delta.enableChangeDataFeed" not in gold["properties"]
-    assert writer.path("gold.daily_revenue") == str(writer.catalog.lakehouse / "gold" / "daily_revenue")
+    assert writer.path("gold.daily_revenue") == f"{writer.catalog.lakehouse}/gold/daily_revenue"
 
 
 def test_missing_table_has_no_version(writer: SafeDeltaWriter) -> None:

@@ -120,13 +120,4 @@ def load_settings(path: Path, env: str = "local", environ: Mapping[str, str] | N
         settings = Settings.model_validate(merged)
     except ValidationError as exc:
         raise ConfigError(_format_validation(exc, path)) from exc
-    return settings.model_copy(
-        update={
-            "paths": settings.paths.model_copy(
-                update={
-                    "landing": settings.paths.landing.expanduser().absolute(),
-                    "lakehouse": settings.paths.lakehouse.expanduser().absolute(),
-                }
-            )
-        }
-    )
+    return settings  # paths.landing and paths.lakehouse are locations (lakeforge.storage): absolute or URIs

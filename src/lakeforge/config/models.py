@@ -1,16 +1,16 @@
 """Typed settings. A bad config fails at load time naming the file and the key (exit 2).
 
 settings = load_settings(Path("config/local.yaml"), env="local")
-settings.paths.lakehouse          # absolute Path
+settings.paths.lakehouse          # "/abs/path" or a URI as given ("s3a://bucket/lake"): lakeforge.storage
 settings.quality.max_quarantine_ratio
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from lakeforge.results import DriftPolicy
 
@@ -19,9 +19,25 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _location(value: Any) -> Any:
+    from lakeforge.errors import ConfigError
+    from lakeforge.storage import location
+
+    if not isinstance(value, str | Path):
+        return value  # str validation names the key and the wrong type
+    try:
+        return location(value)
+    except ConfigError as exc:
+        raise ValueError(exc.message) from None
+
+
+# a local path (made absolute) or a URI kept as given: s3a://bucket/lake, file:///srv/lake, ...
+Location = Annotated[str, BeforeValidator(_location)]
+
+
 class PathsSettings(_Strict):
-    landing: Path
-    lakehouse: Path
+    landing: Location
+    lakehouse: Location
 
 
 class LandingSettings(_Strict):
@@ -46,6 +62,8 @@ class SparkSettings(_Strict):
     remote: str | None = None
     jars_cache: Path | None = None  # where the Delta jars are cached; default ~/.cache/lakeforge/ivy
     conf: dict[str, str] = Field(default_factory=dict)
+    # map the JVM class-data archive `lakeforge fetch-jars` makes (lakeforge.classdata): a faster start
+    class_data_sharing: bool = True
 
 
 class QualitySettings(_Strict):
@@ -76,7 +94,8 @@ class LoggingSettings(_Strict):
 
 class MetricsSettings(_Strict):
     # each command writes <stem>_<command>.prom beside this name (or lakeforge_<command>.prom inside it, if
-    # it is a folder); default <lakehouse>/_ops/metrics/lakeforge.prom -> lakeforge_full.prom, ...
+    # it is a folder); default <lakehouse>/_ops/metrics/lakeforge.prom (a lakehouse that is not local:
+    # <state dir>/metrics/<hash>/lakeforge.prom) -> lakeforge_full.prom, ...
     prometheus_textfile: Path | None = None
     pushgateway_url: str | None = None
 

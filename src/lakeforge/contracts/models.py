@@ -97,6 +97,9 @@ class TableContract(_Strict):
     partition_by: list[str] = Field(default_factory=list)
     write_mode: WriteMode
     change_data_feed: bool = False
+    # MERGE marks the rows it replaces in a small deletion-vector file instead of rewriting every data file
+    # that holds one; None: on for `merge` tables, off otherwise
+    deletion_vectors: bool | None = None
     columns: list[ColumnSpec]
     expectations: list[dict[str, object]] = Field(default_factory=list)
 
@@ -110,6 +113,12 @@ class TableContract(_Strict):
             if unknown:
                 raise ValueError(f"{group} names columns not in the contract: {unknown}")
         return self
+
+    @property
+    def uses_deletion_vectors(self) -> bool:
+        if self.deletion_vectors is None:
+            return self.write_mode is WriteMode.MERGE
+        return self.deletion_vectors
 
     @property
     def column_names(self) -> list[str]:

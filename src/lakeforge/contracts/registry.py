@@ -3,7 +3,7 @@
 registry = ContractRegistry.default()
 schema = registry.get_schema("silver.orders")          # StructType built from the YAML
 registry.validate_dataframe_schema(df, "silver.orders") # raises SchemaDriftError on a difference
-Catalog(lakehouse, registry).location("silver.orders") # <lakehouse>/silver/orders
+Catalog(lakehouse, registry).uri("silver.orders")      # <lakehouse>/silver/orders
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import yaml
 from pydantic import ValidationError
 
+from lakeforge import storage
 from lakeforge.contracts.models import TableContract
 from lakeforge.errors import ConfigError
 
@@ -116,21 +117,25 @@ def validate_dataframe_schema(
 
 
 class Catalog:
-    """Logical names to locations: `<layer>.<name>` lives at `<lakehouse>/<layer>/<name>`."""
+    """Logical names to locations: `<layer>.<name>` lives at `<lakehouse>/<layer>/<name>`.
 
-    def __init__(self, lakehouse: Path, registry: ContractRegistry) -> None:
-        self.lakehouse = lakehouse
+    The lakehouse is a location (lakeforge.storage): a local path or a URI such as `s3a://bucket/lake`,
+    joined by string so that a URI is never turned into a local path.
+    """
+
+    def __init__(self, lakehouse: str | Path, registry: ContractRegistry) -> None:
+        self.lakehouse = storage.location(lakehouse)
         self.registry = registry
 
-    def location(self, table: str) -> Path:
+    def location(self, table: str) -> str:
         layer, _, name = table.partition(".")
         if not name:
             raise ConfigError(f"table name {table!r} is not <layer>.<name>")
-        return self.lakehouse / layer / name
+        return storage.join(self.lakehouse, layer, name)
 
     def uri(self, table: str) -> str:
         """The table's location as the string Spark and delta-rs open."""
-        return str(self.location(table))
+        return self.location(table)
 
     def contract(self, table: str) -> TableContract:
         return self.registry.get(table)

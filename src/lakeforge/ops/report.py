@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from lakeforge import storage
 from lakeforge.errors import ConfigError
 from lakeforge.ops.events import EVENTS
 
@@ -274,9 +275,9 @@ def report_data(
         for t in graph.tables()
     ]
     data = assemble(events, tables, run_id, trend_runs)
-    data["lakehouse"] = str(settings.paths.lakehouse)
-    docs = settings.paths.lakehouse / "_ops" / "data_docs" / "index.html"
-    data["data_docs"] = str(docs) if docs.is_file() else None
+    data["lakehouse"] = settings.paths.lakehouse
+    docs = storage.join(settings.paths.lakehouse, "_ops", "data_docs", "index.html")
+    data["data_docs"] = docs if storage.is_file(docs) else None
     return data
 
 
@@ -310,9 +311,8 @@ def _reason_counts(files: list[str], run_id: str) -> dict[str, int]:
     if not files:
         return {}
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
-    table = pq.read_table(files, columns=["_reasons", "_quarantine_run_id"])
+    table = storage.read_parquet(files, columns=["_reasons", "_quarantine_run_id"])
     mine = table.filter(pc.equal(table["_quarantine_run_id"], run_id))
     counts = pc.value_counts(pc.list_flatten(mine["_reasons"]))
     return {str(c["values"]): int(c["counts"]) for c in counts.to_pylist()}
@@ -332,7 +332,17 @@ def chart_js() -> str:
     return _BANNER.sub(lambda m: re.sub(r"https?://", "", m.group(0)), text)
 
 
-def render(data: dict[str, Any], out_dir: Path | None = None) -> str:
+def docs_link(docs: str, out_dir: str | Path | None) -> str:
+    """The data docs' index as the page at `out_dir` (a location; None: the working directory) links it."""
+    where = storage.location(out_dir) if out_dir is not None else str(Path.cwd())
+    if storage.is_local(docs) and storage.is_local(where):
+        return os.path.relpath(storage.local_path(docs), storage.local_path(where)).replace(os.sep, "/")
+    if docs.startswith(where + "/"):
+        return docs[len(where) + 1 :]
+    return docs
+
+
+def render(data: dict[str, Any], out_dir: str | Path | None = None) -> str:
     """The page of `data` (`assemble`), Chart.js inlined; links relative to `out_dir` (the page's folder)."""
     import jinja2
 
@@ -346,7 +356,7 @@ def render(data: dict[str, Any], out_dir: Path | None = None) -> str:
     env.filters["num"] = lambda v: "-" if v is None else f"{v:,}" if isinstance(v, int) else str(v)
     template = env.get_template("report.html.j2")
     docs = data.get("data_docs")
-    docs_href = None if not docs else os.path.relpath(docs, out_dir or Path.cwd()).replace(os.sep, "/")
+    docs_href = None if not docs else docs_link(docs, out_dir)
     return template.render(data=data, charts=CHARTS, chart_js=chart_js(), docs_href=docs_href)
 
 
@@ -359,11 +369,16 @@ def write_report(data: dict[str, Any], out: Path) -> Path:
     return out
 
 
-def write_run_report(settings: Settings, graph: FlowGraph, run_id: str) -> Path | None:
+def write_run_report(settings: Settings, graph: FlowGraph, run_id: str) -> str | None:
     """After a run: its report at `<lakehouse>/_ops/report.html`. Never raises: failure is a warning."""
-    out = settings.paths.lakehouse / "_ops" / REPORT_FILE
+    folder = storage.join(settings.paths.lakehouse, "_ops")
     try:
-        path = write_report(report_data(settings, graph, run_id), out)
+        data = report_data(settings, graph, run_id)
+        path = storage.join(folder, REPORT_FILE)  # named as the lakehouse is
+        if storage.is_local(folder):
+            write_report(data, storage.local_path(folder) / REPORT_FILE)
+        else:
+            storage.write_bytes(path, render(data, folder).encode("utf-8"))
     except Exception as exc:  # noqa: BLE001 - the report must never hide or change the run's outcome
         log.warning("run report not written: %s: %s", type(exc).__name__, exc)
         return None

@@ -19,8 +19,10 @@ import logging
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lakeforge import storage
 from lakeforge.contracts.models import WriteMode
 from lakeforge.errors import ContractViolation, QualityGateFailed
 from lakeforge.logs import log_context
@@ -55,9 +57,16 @@ class _Prepared:
     notes: dict[str, Any] = field(default_factory=dict)
 
 
+def docs_dir(settings: Settings) -> Path | None:
+    """Where Great Expectations builds the data docs: `<lakehouse>/_ops/data_docs`, or a staging folder
+    of this host's state folder for a lakehouse that is not local (`publish_docs` copies it there)."""
+    if not settings.quality.data_docs:
+        return None
+    return storage.local_home(settings.paths.lakehouse, "data_docs")
+
+
 def quality_gate(settings: Settings, ctx: RunContext, graph: FlowGraph) -> QualityGate:
-    docs = settings.paths.lakehouse / "_ops" / "data_docs" if settings.quality.data_docs else None
-    return QualityGate(graph.registry, docs_dir=docs, run_name=ctx.run_id)
+    return QualityGate(graph.registry, docs_dir=docs_dir(settings), run_name=ctx.run_id)
 
 
 def planned_checks(steps: list[Step]) -> list[tuple[str, str]]:

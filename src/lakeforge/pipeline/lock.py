@@ -1,6 +1,6 @@
 """One run at a time: a cross-process lock on the lakehouse.
 
-    with PipelineLock(lakehouse / "_ops" / "pipeline.lock", holder="run 42", wait_seconds=0):
+    with PipelineLock(lock_file(lakehouse), holder="run 42", wait_seconds=0, lakehouse=lakehouse):
         ...
 
 Delta's local log store only guards one JVM, so two shells or two Airflow tasks must not commit to the
@@ -11,6 +11,10 @@ The lock covers the whole run, JVM included: the holder records the pid of the S
 (`record_child`), and a new holder that finds the previous holder's driver still alive (a killed run's
 JVM finishes its shutdown on its own, and may be inside a commit) waits for it like for the lock itself.
 The file is private to its owner (0600): another local user can neither read it nor take it.
+
+An `flock` needs a local file: a lakehouse that is not local (`s3a://bucket/lake`) is locked on this
+host, in the state folder (`<state dir>/locks/<key>.lock`, the file naming the lakehouse while held).
+So on object storage one host runs the pipeline at a time (docs/operations.md).
 
 A run through a Spark Connect server records its session there too (`record_remote`): a killed client's
 operations go on running on the server, so a new holder takes over the sessions its dead predecessors
@@ -28,11 +32,20 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from lakeforge import storage
 from lakeforge.errors import PipelineLocked
 from lakeforge.procs import alive as _alive
 from lakeforge.procs import start_time as _start_time
 
 log = logging.getLogger(__name__)
+
+
+def lock_file(lakehouse: str | Path) -> Path:
+    """The lock of a lakehouse: `<lakehouse>/_ops/pipeline.lock` when it is local, else a file of this
+    host's state folder named after its location."""
+    if storage.is_local(lakehouse):
+        return storage.local_path(lakehouse) / "_ops" / "pipeline.lock"
+    return storage.state_dir() / "locks" / f"{storage.key(lakehouse)}.lock"
 
 
 def describe_holder(info: dict[str, object]) -> str:
@@ -44,8 +57,16 @@ def describe_holder(info: dict[str, object]) -> str:
 
 
 class PipelineLock:
-    def __init__(self, path: Path, holder: str, wait_seconds: float = 0.0, poll_seconds: float = 0.5) -> None:
+    def __init__(
+        self,
+        path: Path,
+        holder: str,
+        wait_seconds: float = 0.0,
+        poll_seconds: float = 0.5,
+        lakehouse: str | None = None,
+    ) -> None:
         self.path = path
+        self.lakehouse = lakehouse  # named in the file and in the message (its file may be elsewhere)
         self.holder = holder
         self.wait_seconds = wait_seconds
         self.poll_seconds = poll_seconds
@@ -103,8 +124,11 @@ class PipelineLock:
             if time.monotonic() >= deadline:
                 holder = lingering or self._describe_holder()
                 os.close(fd)
+                of = (
+                    f" of {self.lakehouse}" if self.lakehouse and not storage.is_local(self.lakehouse) else ""
+                )
                 raise PipelineLocked(
-                    f"another run holds the pipeline lock {self.path}: {holder}",
+                    f"another run holds the pipeline lock {self.path}{of}: {holder}",
                     hint="wait for it to finish, or rerun with --wait",
                 ) from None
             time.sleep(self.poll_seconds)
@@ -118,6 +142,8 @@ class PipelineLock:
             "host": socket.gethostname(),
             "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
+        if self.lakehouse:
+            self._info["lakehouse"] = self.lakehouse
         if orphans:
             self._info["orphan_sessions"] = orphans
         self._fd = fd

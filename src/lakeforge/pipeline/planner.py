@@ -87,7 +87,7 @@ class LakehouseState:
 class Landing:
     """Where the landing zone is and how its files are admitted."""
 
-    path: Path
+    path: str | Path  # a location (lakeforge.storage): a local path or a URI
     drift_policy: DriftPolicy = DriftPolicy.ADDITIVE  # of bronze: what a header may add
     settle_seconds: float = 0.0
     verify: bool = False  # re-hash files already in the ledger

@@ -17,8 +17,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lakeforge import storage
 from lakeforge.config.models import Settings
 from lakeforge.contracts.registry import Catalog
 from lakeforge.errors import LakeforgeError
@@ -28,7 +30,7 @@ from lakeforge.ops.events import EVENTS, RunInfo, append_events, run_events
 from lakeforge.ops.progress import Observers, PlannedStep, RunEnd, RunObserver, RunStart
 from lakeforge.pipeline.context import RunContext
 from lakeforge.pipeline.faults import crashpoint
-from lakeforge.pipeline.lock import PipelineLock
+from lakeforge.pipeline.lock import PipelineLock, lock_file
 from lakeforge.pipeline.planner import STAGES_OF, LakehouseState, Landing, Plan, Step, plan_run, plan_stage
 from lakeforge.results import RunReport, StageStats
 
@@ -192,10 +194,11 @@ def run_command(
     lakehouse = settings.paths.lakehouse
     catalog = Catalog(lakehouse, graph.registry)
     lock = PipelineLock(
-        lakehouse / "_ops" / "pipeline.lock",
+        lock_file(lakehouse),
         holder=f"run {ctx.run_id} ({ctx.command})",
         wait_seconds=settings.lock.wait_timeout_seconds if wait else 0.0,
         poll_seconds=settings.lock.poll_seconds,
+        lakehouse=lakehouse,
     )
     started = time.monotonic()
     report = RunReport()
@@ -203,7 +206,7 @@ def run_command(
         observer = observers_for(settings, observers)
         observer.run_started(
             RunStart(
-                ctx.run_id, ctx.command, ctx.env, ctx.clock, ctx.logical_date, str(settings.paths.landing),
+                ctx.run_id, ctx.command, ctx.env, ctx.clock, ctx.logical_date, settings.paths.landing,
                 {table: catalog.uri(table) for table in graph.tables()},
             )
         )  # fmt: skip
@@ -280,8 +283,7 @@ def run_command(
         try:
             with _stage(report, None, "record", observer):
                 if engine is not None:
-                    docs = engine.quality.build_docs()
-                    report.data_docs = str(docs) if docs else None
+                    report.data_docs = publish_docs(engine.quality.build_docs(), lakehouse)
                 duration = time.monotonic() - started
                 exit_code = 0 if error is None else getattr(error, "exit_code", 1)
                 message = None
@@ -311,9 +313,7 @@ def run_command(
                 ops_commits = 1
                 rows = table_rows(catalog, graph.tables())
             duration = time.monotonic() - started
-            metrics_file = settings.metrics.prometheus_textfile or (
-                lakehouse / "_ops" / "metrics" / "lakeforge.prom"
-            )
+            metrics_file = settings.metrics.prometheus_textfile or default_textfile(lakehouse)
             write_metrics(  # one file per command: <stem>_<command>.prom (lakeforge.ops.metrics)
                 metrics_file,
                 command=ctx.command,
@@ -348,6 +348,23 @@ def run_command(
         if error is not None:
             raise error
         return Outcome(report, rows, time.monotonic() - started, status, plan, ops_commits)
+
+
+def default_textfile(lakehouse: str) -> Path:
+    """The metrics textfile when none is configured: `<lakehouse>/_ops/metrics/lakeforge.prom`, or under
+    this host's state folder for a lakehouse that is not local (a node exporter reads local files)."""
+    return storage.local_home(lakehouse, "metrics") / "lakeforge.prom"
+
+
+def publish_docs(index: Path | None, lakehouse: str) -> str | None:
+    """The data docs' index as a location: copied to `<lakehouse>/_ops/data_docs` first when they were
+    built in a staging folder."""
+    if index is None:
+        return None
+    dest = storage.join(lakehouse, "_ops", "data_docs")
+    if not storage.is_local(lakehouse):
+        storage.upload_tree(index.parent, dest)
+    return storage.join(dest, index.name)  # a local one: the same file, named as the lakehouse is
 
 
 def now_utc() -> datetime:

@@ -19,11 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lakeforge import deltalog
+from lakeforge import deltalog, storage
 from lakeforge.contracts.registry import Catalog
 from lakeforge.errors import ConfigError
 from lakeforge.ops.events import EVENTS, EventLog
-from lakeforge.pipeline.lock import describe_holder
+from lakeforge.pipeline.lock import describe_holder, lock_file
 from lakeforge.sources.landing import candidates
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ def _iso(value: Any) -> str | None:
 
 def run_history(settings: Settings, limit: int | None = 20) -> list[dict[str, Any]]:
     """The runs in the event log, newest first: id, command, status, exit code, times, duration, error."""
-    uri = str(settings.paths.lakehouse / "_ops" / "events")
+    uri = storage.join(settings.paths.lakehouse, "_ops", "events")
     table = deltalog.read_arrow(uri, columns=RUN_COLUMNS)
     if table is None:
         return []
@@ -127,9 +127,9 @@ def table_history(
     return out
 
 
-def lock_state(lakehouse: Path) -> str:
+def lock_state(lakehouse: str | Path) -> str:
     """Who holds the pipeline lock, from the file it writes (never by trying to take it)."""
-    path = lakehouse / "_ops" / "pipeline.lock"
+    path = lock_file(lakehouse)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -185,8 +185,8 @@ def status(settings: Settings, graph: FlowGraph, runs: int = 5) -> Status:
         ]
         sources.append(SourceStatus(source.source, waiting, listing.warnings))
     return Status(
-        lakehouse=str(lakehouse),
-        landing=str(settings.paths.landing),
+        lakehouse=lakehouse,
+        landing=settings.paths.landing,
         runs=run_history(settings, runs),
         tables=tables,
         sources=sources,

@@ -10,6 +10,10 @@ the link and nothing of its target; a zero-byte file has not arrived yet; a file
 `settle_seconds` ago is left for a later run. A file already in the ledger with the same size and
 modification time is recognised without reading it.
 
+The landing zone is a location (lakeforge.storage): a local one is listed with `os.scandir`, any other
+(`s3a://bucket/landing`) with pyarrow's file system, where no links exist and the other rules hold the
+same. A file's `path` is its location: Spark reads it as given.
+
 Spark's own CSV reader maps columns by position across files, pads or truncates records with a wrong
 number of fields without flagging them and escapes with a backslash (FACTS.md). So records are split
 here, per file, with `csvparse` (RFC 4180) inside Spark tasks (`mapInArrow`): each file is read once
@@ -24,10 +28,12 @@ import os
 import re
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
+from lakeforge import storage
 from lakeforge.errors import ContractViolation
 from lakeforge.sources.csvparse import TRIM_CHARS, decode, parse_csv_text
 
@@ -44,7 +50,7 @@ class Candidate:
 
     source: str
     rel_path: str  # relative to the landing zone, forward slashes: "orders/orders_20260301.csv"
-    path: Path
+    path: str  # its location: an absolute path, or a URI under a landing zone given as one
     size: int
     mtime_ns: int
 
@@ -53,7 +59,7 @@ class Candidate:
 class LandingFile:
     source: str
     rel_path: str
-    path: Path
+    path: str
     size: int
     sha256: str
     header: tuple[str, ...] | None  # normalised; None for a file without a header row
@@ -66,13 +72,19 @@ class Listing:
     warnings: list[str]
 
 
-def candidates(landing: Path, source: str, settle_seconds: float = 0.0, now: float | None = None) -> Listing:
+def candidates(
+    landing: str | Path, source: str, settle_seconds: float = 0.0, now: float | None = None
+) -> Listing:
     """Every file of `<landing>/<source>/` that counts and has arrived, in lexical order of file name."""
-    folder = landing / source
+    now = time.time() if now is None else now
+    if not storage.is_local(landing):
+        return _remote_candidates(storage.location(landing), source, settle_seconds, now)
+    folder = storage.local_path(landing) / source
+    # under a file: URI the files are named by URI too (Spark gets them as given)
+    base = storage.join(landing, source) if storage.scheme(landing) else None
     listing = Listing([], [])
     if not folder.is_dir():
         return listing
-    now = time.time() if now is None else now
     for entry in sorted(os.scandir(folder), key=lambda e: e.name):
         name = entry.name
         if not name.endswith(".csv") or name.startswith((".", "_")):
@@ -84,16 +96,60 @@ def candidates(landing: Path, source: str, settle_seconds: float = 0.0, now: flo
         if not entry.is_file(follow_symlinks=False):
             continue
         stat = entry.stat(follow_symlinks=False)
-        if stat.st_size == 0:
-            listing.warnings.append(f"{rel} is empty (0 bytes): not arrived yet, left for a later run")
+        if not _arrived(listing, rel, stat.st_size, stat.st_mtime, settle_seconds, now):
             continue
-        if settle_seconds and now - stat.st_mtime < settle_seconds:
-            listing.warnings.append(
-                f"{rel} was modified less than {settle_seconds:g} s ago: left for a later run"
-            )
-            continue
-        listing.files.append(Candidate(source, rel, Path(entry.path), stat.st_size, stat.st_mtime_ns))
+        path = entry.path if base is None else f"{base}/{name}"
+        listing.files.append(Candidate(source, rel, path, stat.st_size, stat.st_mtime_ns))
     return listing
+
+
+def _arrived(listing: Listing, rel: str, size: int, mtime: float, settle_seconds: float, now: float) -> bool:
+    """Whether a listed file counts now; if not, the warning that says why is added to `listing`."""
+    if size == 0:
+        listing.warnings.append(f"{rel} is empty (0 bytes): not arrived yet, left for a later run")
+        return False
+    if settle_seconds and now - mtime < settle_seconds:
+        listing.warnings.append(
+            f"{rel} was modified less than {settle_seconds:g} s ago: left for a later run"
+        )
+        return False
+    return True
+
+
+def _remote_candidates(landing: str, source: str, settle_seconds: float, now: float) -> Listing:
+    """`candidates` on an object store or any non-local file system (pyarrow's file system)."""
+    from pyarrow import fs as pafs
+
+    filesystem, folder = storage.arrow_fs(storage.join(landing, source))
+    listing = Listing([], [])
+    infos = filesystem.get_file_info(pafs.FileSelector(folder, allow_not_found=True, recursive=False))
+    for info in sorted(infos, key=lambda i: i.base_name):
+        name = info.base_name
+        if info.type != pafs.FileType.File or not name.endswith(".csv") or name.startswith((".", "_")):
+            continue
+        rel = f"{source}/{name}"
+        size, mtime_ns = int(info.size or 0), int(info.mtime_ns or 0)
+        if not _arrived(listing, rel, size, mtime_ns / 1e9, settle_seconds, now):
+            continue
+        listing.files.append(Candidate(source, rel, storage.join(landing, source, name), size, mtime_ns))
+    return listing
+
+
+@contextmanager
+def _open_binary(loc: str) -> Iterator[IO[bytes]]:
+    """A landing file opened for reading: a local one with `open`, another through pyarrow."""
+    if storage.is_local(loc):
+        with open(storage.local_path(loc), "rb") as fh:
+            yield fh
+        return
+    filesystem, path = storage.arrow_fs(loc)
+    with filesystem.open_input_stream(path) as stream:
+        yield stream  # type: ignore[misc]
+
+
+def _read_bytes(loc: str) -> bytes:
+    with _open_binary(loc) as fh:
+        return fh.read()
 
 
 def fingerprint(c: Candidate, max_columns: int = 0, max_bytes: int = 0) -> LandingFile:
@@ -116,7 +172,7 @@ def fingerprint(c: Candidate, max_columns: int = 0, max_bytes: int = 0) -> Landi
     head_bytes = 0
     offset = 0
     size = 0
-    with open(c.path, "rb") as fh:
+    with _open_binary(c.path) as fh:
         while chunk := fh.read(CHUNK):
             digest.update(chunk)
             size += len(chunk)
@@ -164,7 +220,7 @@ def fingerprint(c: Candidate, max_columns: int = 0, max_bytes: int = 0) -> Landi
     )
 
 
-def list_files(landing: Path, source: str) -> list[LandingFile]:
+def list_files(landing: str | Path, source: str) -> list[LandingFile]:
     """Every counted file of a source, in lexical order, fingerprinted."""
     return [fingerprint(c) for c in candidates(landing, source).files]
 
@@ -253,6 +309,11 @@ def file_key(location: str) -> str:
     return "/".join(location.rsplit("/", 2)[-2:])
 
 
+def _spark_path(loc: str) -> str:
+    """What Spark reads for a landing file: a URI as given, a plain path made absolute."""
+    return loc if storage.scheme(loc) else str(Path(loc).absolute())
+
+
 def _parser(files: dict[str, tuple[str, str]], columns: list[str]):  # type: ignore[no-untyped-def]
     """The mapInArrow function: binaryFile rows (path, content) -> one Arrow row per CSV record."""
 
@@ -299,12 +360,12 @@ def read_bronze_batch(
     if sum(f.size for f in with_rows) <= driver_max_bytes:
         import pyarrow as pa
 
-        batches = [parse_file(f.rel_path, f.sha256, f.path.read_bytes(), columns) for f in with_rows]
+        batches = [parse_file(f.rel_path, f.sha256, _read_bytes(f.path), columns) for f in with_rows]
         counts = {f.rel_path: b.num_rows for f, b in zip(with_rows, batches, strict=True)}
         table = pa.Table.from_batches(batches)
         return spark.createDataFrame(table, schema=schema), counts
     lookup = {f.rel_path: (f.rel_path, f.sha256) for f in with_rows}
-    raw = spark.read.format("binaryFile").load([glob_escaped(str(f.path.absolute())) for f in with_rows])
+    raw = spark.read.format("binaryFile").load([glob_escaped(_spark_path(f.path)) for f in with_rows])
     raw = raw.select("path", "content").repartition(min(len(with_rows), 64))
     return raw.mapInArrow(_parser(lookup, columns), schema), None
 
