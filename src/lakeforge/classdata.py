@@ -9,8 +9,9 @@ JVM maps at start: the floor (start the session, write a 1-row Delta table) went
 2 cores (benchmarks/README.md). The archive is made by running the pipeline itself on a tiny generated
 sample in a JVM started with `-XX:ArchiveClassesAtExit`, so it holds what a real run loads.
 
-It belongs to one JDK build and one set of jars: its name is a hash of the `java` binary and of the jars
-Spark puts on its class path, so an upgrade of either makes a new one (and the old is never used). The
+It belongs to one JDK build and one class path: its name is a hash of the `java` binary and of the jars
+Spark puts on its class path (their paths: each virtualenv has its own archive), so an upgrade of either
+makes a new one (and the old is never used). The
 JVM itself also refuses an archive that does not match (`-Xshare:auto`: it starts without one), silently
 (`-Xlog:cds*=off`), so a stale or foreign archive costs speed, never a failure. `spark.class_data_sharing:
 false` turns it off.
@@ -55,8 +56,8 @@ def archive_path(settings: SparkSettings) -> Path | None:
     digest = hashlib.sha256()
     stat = java.stat()
     digest.update(f"{java}|{stat.st_size}|{stat.st_mtime_ns}".encode())
-    for jar in [*pyspark_jars(), *cached_delta_jars(cache)]:
-        digest.update(jar.name.encode() + b"\0")
+    for jar in [*pyspark_jars(), *cached_delta_jars(cache)]:  # where they are: the class path must match
+        digest.update(str(jar.absolute()).encode() + b"\0")
     return cache / "cds" / f"lakeforge-{digest.hexdigest()[:16]}.jsa"
 
 
