@@ -79,7 +79,12 @@ def naive_utc(value: Any) -> Any:
 
 
 def write_config(
-    path: Path, landing: Path, lakehouse: Path, max_ratio: float = 0.05, extra: str = ""
+    path: Path,
+    landing: Path | str,
+    lakehouse: Path | str,
+    max_ratio: float = 0.05,
+    extra: str = "",
+    data_docs: bool = False,
 ) -> Path:
     """A config file for CLI runs of the tests: the same settings as `settings_for`."""
     path.write_text(
@@ -92,7 +97,7 @@ spark:
   driver_memory: 1g
 quality:
   max_quarantine_ratio: {max_ratio}
-  data_docs: false
+  data_docs: {str(data_docs).lower()}
 {extra}
 environments:
   local: {{}}

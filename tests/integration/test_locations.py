@@ -21,7 +21,16 @@ import pytest
 
 from lakeforge import deltalog, storage
 from lakeforge.sample.generator import generate
-from tests.integration.helpers import CLI, CLOCK, DATA_TABLES, SOURCES, naive_utc, rows, table_path
+from tests.integration.helpers import (
+    CLI,
+    CLOCK,
+    DATA_TABLES,
+    SOURCES,
+    naive_utc,
+    rows,
+    table_path,
+    write_config,
+)
 from tests.oracle import expected_from_landing
 
 pytestmark = pytest.mark.slow
@@ -31,24 +40,10 @@ AS_OF = CLOCK.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def config(path: Path, landing: str, lakehouse: str) -> Path:
-    path.write_text(
-        f"""paths:
-  landing: {landing}
-  lakehouse: {lakehouse}
-spark:
-  master: local[2]
-  shuffle_partitions: 2
-  driver_memory: 1g
-quality:
-  data_docs: true
-landing:
-  driver_parse_max_bytes: 0  # Spark's workers read the landing files, by their file: URIs
-environments:
-  local: {{}}
-""",
-        encoding="utf-8",
+    # Spark's workers, not the driver, read the landing files: by their URIs
+    return write_config(
+        path, landing, lakehouse, data_docs=True, extra="landing:\n  driver_parse_max_bytes: 0"
     )
-    return path
 
 
 def lakeforge(

@@ -245,8 +245,10 @@ def run_command(
                     import pandas  # noqa: F401
                     import pyarrow  # noqa: F401
                     import pyspark.sql.functions
+                    import pyspark.sql.session
                     import pyspark.sql.types
-                    import pyspark.sql.window  # noqa: F401
+                    import pyspark.sql.window
+                    import pyspark.testing.utils  # noqa: F401 - the session's start imports it (and unittest)
 
                     quality.warm_up(checks)  # Great Expectations loads while the JVM starts
                 with _stage(report, None, "spark", observer):

@@ -254,7 +254,13 @@ class QualityGate:
             self._warming.join()
             self._warming = None
             if self._warm_error is not None:
-                raise self._warm_error
+                # importing a package in two threads at once can fail in either (a module seen half made,
+                # `KeyError` in sys.modules): the warm-up only saves time, so it is done again, here
+                log.warning(
+                    "Great Expectations did not load in the background (%s: %s); loading it now",
+                    type(self._warm_error).__name__, self._warm_error,
+                )  # fmt: skip
+                self._warm_error = None
         if self._gx is None:
             started = time.monotonic()
             self._gx = _GxContext(self.docs_dir, self.run_name)
