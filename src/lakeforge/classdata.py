@@ -5,14 +5,13 @@
 
 Most of a short run's fixed cost is the JVM loading and verifying the same ~20k classes of Spark and
 Delta every time. HotSpot's dynamic CDS archive (JDK 13+) keeps them parsed and verified in a file the
-JVM maps at start: the floor (start the session, write a 1-row Delta table) went from 14 s to 8.5 s on
-2 cores (benchmarks/README.md). The archive is made by running the pipeline itself on a tiny generated
+JVM maps at start: the floor (start the session, write a 1-row Delta table) went from 12-14 s to
+8-9 s on 2 cores (benchmarks/floor.py, alternated runs with and without the archive). The archive is made by running the pipeline itself on a tiny generated
 sample in a JVM started with `-XX:ArchiveClassesAtExit`, so it holds what a real run loads.
 
 It belongs to one JDK build and one class path: its name is a hash of the `java` binary and of the jars
 Spark puts on its class path (their paths: each virtualenv has its own archive), so an upgrade of either
-makes a new one (and the old is never used). The
-JVM itself also refuses an archive that does not match (`-Xshare:auto`: it starts without one), silently
+makes a new one (and the old is never used). The JVM itself also refuses an archive that does not match (`-Xshare:auto`: it starts without one), silently
 (`-Xlog:cds*=off`), so a stale or foreign archive costs speed, never a failure. `spark.class_data_sharing:
 false` turns it off.
 """
@@ -20,6 +19,7 @@ false` turns it off.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -85,7 +85,7 @@ def ensure_archive(settings: SparkSettings, timeout: float = 900.0) -> Path | No
     partial = archive.with_name(f".{archive.name}.{os.getpid()}.partial")
     started = time.monotonic()
     spark = settings.model_dump(mode="json", exclude={"remote", "conf"})
-    env = {**os.environ, "LAKEFORGE_CLASSDATA_SETTINGS": _json(spark)}
+    env = {**os.environ, "LAKEFORGE_CLASSDATA_SETTINGS": json.dumps(spark)}
     env.pop("LAKEFORGE_SPARK_REMOTE", None)
     result = subprocess.run(  # noqa: S603 - this interpreter, our own module
         [sys.executable, "-m", "lakeforge.classdata", str(partial)],
@@ -106,17 +106,9 @@ def ensure_archive(settings: SparkSettings, timeout: float = 900.0) -> Path | No
     return archive
 
 
-def _json(value: object) -> str:
-    import json
-
-    return json.dumps(value)
-
-
 def _dump(target: Path) -> None:
     """In the child: run the pipeline on a tiny sample in a JVM that archives its classes at exit, then
     close the JVM and wait until it has written the archive."""
-    import json
-
     from pyspark import SparkContext
 
     from lakeforge.config.models import PathsSettings, QualitySettings, Settings
