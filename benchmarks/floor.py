@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/floor.py --config /tmp/lakeforge-bench/sample/config.yaml --table DIR
 
 `bench.py` times this whole process (start to exit) and divides by it or subtracts it. The session is the
-one the pipeline builds (`lakeforge.spark.build_spark` with the `spark:` settings of the same config file),
-so the floor moves when the session does. `--table` must not exist: every floor creates a new table.
+one the pipeline builds (`lakeforge.spark.build_spark` with the `spark:` settings of the same config file,
+its JIT chosen for a run that reads nothing), so the floor moves when the session does. `--table` must not exist: every floor creates a new table.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ def main() -> None:
     from lakeforge.spark import build_spark
 
     settings = load_settings(args.config, env=args.env)
-    spark = build_spark(settings.spark)
+    # it reads nothing: `spark.jit` chooses for it as it would for a run reading 0 bytes
+    spark = build_spark(settings.spark, input_bytes=0)
     # default save mode (error if the path exists): every floor does the same work, a new table
     spark.range(1).write.format("delta").save(str(args.table.absolute()))
     # no spark.stop(): the CLI does not stop its session either, the process exit ends the JVM

@@ -97,6 +97,15 @@ def row_count(uri: str) -> int | None:
     return stored - deleted_by_vectors(table)
 
 
+def size_bytes(uri: str) -> int:
+    """Bytes of the current version's data files, from the log (0: no table)."""
+    table = _open(uri)
+    if table is None:
+        return 0
+    adds = table.get_add_actions(flatten=True)
+    return int(sum(v or 0 for v in adds.column("size_bytes").to_pylist())) if adds.num_rows else 0
+
+
 def deleted_by_vectors(table: DeltaTable) -> int:
     """Rows that the table's deletion vectors mark deleted (their files' `num_records` still count them)."""
     if "deletionVectors" not in (table.protocol().reader_features or []):

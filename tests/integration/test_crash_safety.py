@@ -36,10 +36,14 @@ from tests.integration.helpers import (
 pytestmark = pytest.mark.slow
 
 SEED = 20261127
-# points per stage and delivery: 14 kills in all, and 2 of the whole process group (the remote test below
-# adds 8 named kills, 6 of the client at random moments and one of the server). A point chosen from a
-# clean run's trace is not always reached after an earlier kill (that work is done): hence the margin
-PER_STAGE = {"ingest": 2, "transform": 2, "load": 2, "record": 1}
+# points per stage, for each delivery: 11 named kills in all, and 2 of the whole process group (the remote
+# test adds 4 named kills, 3 of the client at random moments and one of the server). A point chosen from
+# a clean run's trace is not always reached after an earlier kill (that work is done): hence the margin
+# of the first delivery, which crosses table creation
+PER_STAGE = (
+    {"ingest": 2, "transform": 2, "load": 2, "record": 1},
+    {"ingest": 1, "transform": 1, "load": 1, "record": 1},
+)
 CLI = Path(sys.executable).parent / "lakeforge"
 
 
@@ -52,10 +56,6 @@ spark:
   master: local[2]
   shuffle_partitions: 2
   driver_memory: 1g
-  conf:
-    # C1 only starts faster; its ergonomic code cache (48 MB, not segmented) filled up in CI ("CodeCache is
-    # full. Compiler has been disabled"), and the interpreted driver then failed a broadcast: give it room
-    spark.driver.extraJavaOptions: "-Duser.timezone=UTC -XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m"
 quality:
   max_quarantine_ratio: 0.5
   data_docs: false
@@ -174,7 +174,9 @@ def test_sigkill_at_random_points_then_rerun_equals_a_clean_run(spark, tmp_path:
             p.startswith("commit:gold.") for p in points
         )
         chosen = sorted(
-            i for stage, group in _by_stage(points).items() for i in rng.sample(group, PER_STAGE[stage])
+            i
+            for stage, group in _by_stage(points).items()
+            for i in rng.sample(group, PER_STAGE[phase][stage])
         )
         # first the whole process group (Python and JVM) at a random moment, not at a named point
         delay = rng.uniform(5.0, 18.0)  # a run here takes 25 s or more: JVM start, stages, commits
@@ -191,7 +193,7 @@ def test_sigkill_at_random_points_then_rerun_equals_a_clean_run(spark, tmp_path:
         assert final.returncode == 0, final.stderr[-2000:]
         assert "success" in final.stdout
 
-    assert len(kills) >= 10, kills
+    assert len(kills) >= 8, kills
     assert {_stage(k) for k in kills if not k.startswith("group@")} == {
         "ingest",
         "transform",

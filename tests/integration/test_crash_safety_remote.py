@@ -53,42 +53,40 @@ def test_remote_clients_killed_at_random_and_a_server_killed_mid_run_then_rerun_
 
     kills: list[str] = []
     logs: list[str] = []
-    for phase, days in enumerate((range(1, 6), range(6, 11))):
-        _deliver(generated, clean_landing, days)
-        _deliver(generated, crashed_landing, days)
-        points = _trace(spark, clean_landing, clean_lake, tmp_path / f"trace{phase}.txt")
-        chosen = sorted(
-            i
-            for stage, group in _by_stage(points).items()
-            for i in rng.sample(group, REMOTE_PER_STAGE[stage])
-        )
-        for _ in range(3):  # the client's process group at a random moment: the server keeps working
-            delay = rng.uniform(1.0, 6.0)
-            code, err = _cli_group_killed_after(config, delay, server)
-            assert code in (-9, 0), (code, err[-3000:])
-            logs.append(err)
-            if code == -9:
-                kills.append(f"client@{delay:.1f}s")
-        for index in chosen:
-            result = _cli(config, points[index], server)
-            assert result.returncode in (-9, 0), (points[index], result.stderr[-6000:])
-            logs.append(result.stderr)
-            if result.returncode == -9:
-                kills.append(points[index])
-        if phase == 1:  # the server dies mid-run: the client fails, a new server, the next run recovers
-            proc = subprocess.Popen(
-                _argv(config, server), env=_env(server), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                start_new_session=True, text=True,
-            )  # fmt: skip
-            time.sleep(rng.uniform(1.0, 4.0))
-            os.killpg(int(server["pid"]), signal.SIGKILL)
-            _, err = proc.communicate(timeout=300)
-            assert proc.returncode in (0, 1), (proc.returncode, err[-3000:])
-            kills.append(f"server({proc.returncode})")
-            server.update(start_connect_server(int(server["port"])))
-        final = _cli(config, None, server)
-        assert final.returncode == 0, final.stderr[-3000:]
-        logs.append(final.stderr)
+    # one delivery of all ten days: the embedded test crosses a second one, on tables that exist
+    _deliver(generated, clean_landing, range(1, 11))
+    _deliver(generated, crashed_landing, range(1, 11))
+    points = _trace(spark, clean_landing, clean_lake, tmp_path / "trace.txt")
+    chosen = sorted(
+        i for stage, group in _by_stage(points).items() for i in rng.sample(group, REMOTE_PER_STAGE[stage])
+    )
+    for _ in range(3):  # the client's process group at a random moment: the server keeps working
+        delay = rng.uniform(1.0, 6.0)
+        code, err = _cli_group_killed_after(config, delay, server)
+        assert code in (-9, 0), (code, err[-3000:])
+        logs.append(err)
+        if code == -9:
+            kills.append(f"client@{delay:.1f}s")
+    # the server dies mid-run: the client fails, a new server, the next runs recover
+    proc = subprocess.Popen(
+        _argv(config, server), env=_env(server), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        start_new_session=True, text=True,
+    )  # fmt: skip
+    time.sleep(rng.uniform(1.0, 4.0))
+    os.killpg(int(server["pid"]), signal.SIGKILL)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode in (0, 1), (proc.returncode, err[-3000:])
+    kills.append(f"server({proc.returncode})")
+    server.update(start_connect_server(int(server["port"])))
+    for index in chosen:
+        result = _cli(config, points[index], server)
+        assert result.returncode in (-9, 0), (points[index], result.stderr[-6000:])
+        logs.append(result.stderr)
+        if result.returncode == -9:
+            kills.append(points[index])
+    final = _cli(config, None, server)
+    assert final.returncode == 0, final.stderr[-3000:]
+    logs.append(final.stderr)
 
     assert sum(k.startswith("client@") for k in kills) >= 3, kills
     # whether a random kill left a query running depends on timing: test_remote_orphans proves that case

@@ -117,6 +117,7 @@ def test_every_counted_file_loads_exactly_once_under_the_c_locale(spark, landing
     first = _cli(config)
     assert first.returncode == 0, first.stderr[-3000:]
     assert SECRET not in first.stderr and SECRET not in first.stdout
+    assert "JIT: C1 only (spark.jit=auto" in first.stderr  # a few kB: `spark.jit: auto` picks C1
     if json_logs:
         ours = [json.loads(line) for line in first.stderr.splitlines() if line.startswith('{"time"')]
         writes = {(r["stage"], r["table"]) for r in ours if r.get("event") == "write"}

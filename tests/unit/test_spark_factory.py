@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from lakeforge.errors import JavaNotFoundError
-from lakeforge.spark import cached_delta_jars, delta_coordinate, java_version
+from lakeforge.spark import QUICK_JIT, cached_delta_jars, delta_coordinate, java_version, jit_options
 
 REPO = Path(__file__).resolve().parents[2]
 LAKEFORGE = Path(sys.executable).parent / "lakeforge"
@@ -185,3 +185,54 @@ def test_cached_jars_are_used_only_when_our_delta_jar_is_there(tmp_path: Path) -
 def test_this_machine_has_java_17_or_newer() -> None:
     path, major = java_version()  # the Spark tests need it
     assert Path(path).name == "java" and major >= 17
+
+
+@pytest.mark.parametrize(
+    ("jit", "input_bytes", "expected"),
+    [
+        ("auto", 0, QUICK_JIT),
+        ("auto", 32 << 20, QUICK_JIT),
+        ("auto", (32 << 20) + 1, ""),
+        ("auto", None, ""),  # unknown: the JVM's default
+        ("quick", 10 << 30, QUICK_JIT),
+        ("full", 0, ""),
+    ],
+)
+def test_the_jit_is_c1_only_for_runs_that_read_little(
+    jit: str, input_bytes: int | None, expected: str
+) -> None:
+    from lakeforge.config.models import SparkSettings
+
+    assert jit_options(SparkSettings(jit=jit), input_bytes) == expected  # type: ignore[arg-type]
+
+
+def test_a_run_reads_at_most_its_new_files_and_every_tables_data_files(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from lakeforge import deltalog
+    from lakeforge.config.models import PathsSettings, Settings, SparkSettings
+    from lakeforge.contracts.registry import Catalog
+    from lakeforge.flows import load_graph
+    from lakeforge.pipeline.planner import Plan, Step
+    from lakeforge.pipeline.runner import _input_bytes
+    from lakeforge.sources.landing import LandingFile
+
+    settings = Settings(paths=PathsSettings(landing=tmp_path / "landing", lakehouse=tmp_path / "lake"))
+    graph = load_graph(settings)
+    catalog = Catalog(settings.paths.lakehouse, graph.registry)
+    uri = catalog.uri("gold.daily_revenue")
+    deltalog.append_arrow(uri, pa.table({"x": list(range(1000))}))
+    deltalog.append_arrow(uri, pa.table({"x": [1, 2, 3]}))
+    stored = sum(f.stat().st_size for f in (tmp_path / "lake" / "gold" / "daily_revenue").glob("*.parquet"))
+    assert deltalog.size_bytes(uri) == stored > 0
+    assert deltalog.size_bytes(str(tmp_path / "none")) == 0
+
+    files = [
+        LandingFile("orders", f"orders/o{i}.csv", f"/x/o{i}.csv", 1000 + i, "0" * 64, None) for i in (1, 2)
+    ]
+    plan = Plan("full", [Step("ingest", "ingest", "bronze.orders", "2 new files", files=files)])
+    assert _input_bytes(settings, plan, catalog, graph) == stored + 2003
+    full = settings.model_copy(update={"spark": SparkSettings(jit="full")})
+    assert _input_bytes(full, plan, catalog, graph) is None
+    remote = settings.model_copy(update={"spark": SparkSettings(remote="sc://localhost:15002")})
+    assert _input_bytes(remote, plan, catalog, graph) is None

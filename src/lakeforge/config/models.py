@@ -8,7 +8,7 @@ settings.quality.max_quarantine_ratio
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -64,6 +64,12 @@ class SparkSettings(_Strict):
     conf: dict[str, str] = Field(default_factory=dict)
     # map the JVM class-data archive `lakeforge fetch-jars` makes (lakeforge.classdata): a faster start
     class_data_sharing: bool = True
+    # the embedded JVM's JIT: `quick` compiles with C1 only (a small run's code runs a few times: C2's
+    # compilations on 2 cores cost more than they return), `full` is the JVM's default, `auto` picks quick
+    # when the bytes a run can read (its new files and the lakehouse's tables) are at most
+    # `quick_jit_max_bytes` (lakeforge.spark.jit_options). A Connect server always runs `full`.
+    jit: Literal["auto", "quick", "full"] = "auto"
+    quick_jit_max_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
 
 
 class QualitySettings(_Strict):

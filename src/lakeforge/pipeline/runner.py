@@ -174,6 +174,17 @@ def _execute(engine: Engine, settings: Settings, plan: Plan, graph: FlowGraph) -
                 engine.run(wave)
 
 
+def _input_bytes(settings: Settings, plan: Plan, catalog: Catalog, graph: FlowGraph) -> int | None:
+    """What a run can read at most, for the embedded JVM's JIT (`spark.jit`): the planned files and every
+    table's data files; None when it does not matter (a Connect server, or a JIT chosen in the settings)."""
+    if settings.spark.remote or settings.spark.jit != "auto":
+        return None
+    from lakeforge import deltalog
+
+    files = sum(f.size for step in plan.steps for f in step.files)
+    return files + sum(deltalog.size_bytes(catalog.uri(t)) for t in graph.tables())
+
+
 def run_command(
     settings: Settings,
     ctx: RunContext,
@@ -252,7 +263,7 @@ def run_command(
 
                     quality.warm_up(checks)  # Great Expectations loads while the JVM starts
                 with _stage(report, None, "spark", observer):
-                    spark = build_spark(settings.spark)
+                    spark = build_spark(settings.spark, _input_bytes(settings, plan, catalog, graph))
                     report.jvm_started = True
                     pid = driver_pid(spark)
                     if pid is not None:
