@@ -36,12 +36,12 @@ from tests.integration.helpers import (
 pytestmark = pytest.mark.slow
 
 SEED = 20261127
-# points per stage, for each delivery: 11 named kills in all, and 2 of the whole process group (the remote
+# points per stage, for each delivery: 9 named kills in all, and 2 of the whole process group (the remote
 # test adds 4 named kills, 3 of the client at random moments and one of the server). A point chosen from
 # a clean run's trace is not always reached after an earlier kill (that work is done): hence the margin
-# of the first delivery, which crosses table creation
+# in transform, which has the most commits (silver and quarantine of each source)
 PER_STAGE = (
-    {"ingest": 2, "transform": 2, "load": 2, "record": 1},
+    {"ingest": 1, "transform": 2, "load": 1, "record": 1},
     {"ingest": 1, "transform": 1, "load": 1, "record": 1},
 )
 CLI = Path(sys.executable).parent / "lakeforge"
@@ -179,7 +179,7 @@ def test_sigkill_at_random_points_then_rerun_equals_a_clean_run(spark, tmp_path:
             for i in rng.sample(group, PER_STAGE[phase][stage])
         )
         # first the whole process group (Python and JVM) at a random moment, not at a named point
-        delay = rng.uniform(5.0, 18.0)  # a run here takes 25 s or more: JVM start, stages, commits
+        delay = rng.uniform(4.0, 14.0)  # a run here takes 15 s or more: JVM start, stages, commits
         code, err = _cli_group_killed_after(config, delay)
         assert code in (-9, 0), (code, err[-6000:])
         if code == -9:
@@ -193,7 +193,7 @@ def test_sigkill_at_random_points_then_rerun_equals_a_clean_run(spark, tmp_path:
         assert final.returncode == 0, final.stderr[-2000:]
         assert "success" in final.stdout
 
-    assert len(kills) >= 8, kills
+    assert len(kills) >= 7, kills
     assert {_stage(k) for k in kills if not k.startswith("group@")} == {
         "ingest",
         "transform",
