@@ -4,7 +4,8 @@
 
 `bench.py` times this whole process (start to exit) and divides by it or subtracts it. The session is the
 one the pipeline builds (`lakeforge.spark.build_spark` with the `spark:` settings of the same config file,
-its JIT chosen for a run that reads nothing), so the floor moves when the session does. `--table` must not exist: every floor creates a new table.
+its JIT chosen for a run that reads nothing), so the floor moves when the session does. `--table` must
+not exist: every floor creates a new table.
 """
 
 from __future__ import annotations

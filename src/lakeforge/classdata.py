@@ -6,13 +6,15 @@
 Most of a short run's fixed cost is the JVM loading and verifying the same ~20k classes of Spark and
 Delta every time. HotSpot's dynamic CDS archive (JDK 13+) keeps them parsed and verified in a file the
 JVM maps at start: the floor (start the session, write a 1-row Delta table) went from 12-14 s to
-8-9 s on 2 cores (benchmarks/floor.py, alternated runs with and without the archive). The archive is made by running the pipeline itself on a tiny generated
-sample in a JVM started with `-XX:ArchiveClassesAtExit`, so it holds what a real run loads.
+8-9 s on 2 cores (benchmarks/floor.py, alternated runs with and without the archive). The archive is
+made by running the pipeline itself on a tiny generated sample in a JVM started with
+`-XX:ArchiveClassesAtExit`, so it holds what a real run loads.
 
 It belongs to one JDK build and one class path: its name is a hash of the `java` binary and of the jars
 Spark puts on its class path (their paths: each virtualenv has its own archive), so an upgrade of either
-makes a new one (and the old is never used). The JVM itself also refuses an archive that does not match (`-Xshare:auto`: it starts without one), silently
-(`-Xlog:cds*=off`), so a stale or foreign archive costs speed, never a failure. `spark.class_data_sharing:
+makes a new one (and the old is never used). The JVM itself also refuses an archive that does not match
+(`-Xshare:auto`: it starts without one), silently (`-Xlog:cds*=off`), so a stale or foreign archive
+costs speed, never a failure. `spark.class_data_sharing:
 false` turns it off.
 """
 

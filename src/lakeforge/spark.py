@@ -171,11 +171,18 @@ def session_conf(settings: SparkSettings) -> dict[str, str]:
     conf.update(settings.conf)
     from lakeforge.classdata import java_options
 
-    archive = java_options(settings)
-    driver = conf.get("spark.driver.extraJavaOptions", "")
-    if archive and "SharedArchiveFile" not in driver and "ArchiveClassesAtExit" not in driver:
-        conf["spark.driver.extraJavaOptions"] = f"{driver} {archive}".strip()
+    _add_driver_options(conf, java_options(settings), unless=("SharedArchiveFile", "ArchiveClassesAtExit"))
     return conf
+
+
+def _add_driver_options(conf: dict[str, str], options: str, unless: tuple[str, ...]) -> bool:
+    """Append JVM `options` to the driver's, unless they are empty or the driver's already name one of
+    `unless` (a choice made in `spark.conf` wins); True when appended."""
+    driver = conf.get("spark.driver.extraJavaOptions", "")
+    if not options or any(flag in driver for flag in unless):
+        return False
+    conf["spark.driver.extraJavaOptions"] = f"{driver} {options}".strip()
+    return True
 
 
 def pyspark_jars() -> list[Path]:
@@ -222,10 +229,7 @@ def build_spark(settings: SparkSettings, input_bytes: int | None = None) -> Spar
     _utf8_for_the_jvm()
     builder = SparkSession.builder.master(settings.master).appName(settings.app_name)
     conf = session_conf(settings)
-    jit = jit_options(settings, input_bytes)
-    driver = conf.get("spark.driver.extraJavaOptions", "")
-    if jit and "TieredStopAtLevel" not in driver:
-        conf["spark.driver.extraJavaOptions"] = f"{driver} {jit}".strip()
+    if _add_driver_options(conf, jit_options(settings, input_bytes), unless=("TieredStopAtLevel",)):
         log.info("JIT: C1 only (spark.jit=%s, the run reads at most %s bytes)", settings.jit, input_bytes)
     for key, value in conf.items():
         builder = builder.config(key, value)

@@ -232,6 +232,9 @@ def test_a_run_reads_at_most_its_new_files_and_every_tables_data_files(tmp_path:
     ]
     plan = Plan("full", [Step("ingest", "ingest", "bronze.orders", "2 new files", files=files)])
     assert _input_bytes(settings, plan, catalog, graph) == stored + 2003
+    # past the limit on the files alone no table is opened: the JIT is full whatever they hold
+    small = settings.model_copy(update={"spark": SparkSettings(quick_jit_max_bytes=2000)})
+    assert _input_bytes(small, plan, catalog, graph) == 2003
     full = settings.model_copy(update={"spark": SparkSettings(jit="full")})
     assert _input_bytes(full, plan, catalog, graph) is None
     remote = settings.model_copy(update={"spark": SparkSettings(remote="sc://localhost:15002")})

@@ -176,13 +176,18 @@ def _execute(engine: Engine, settings: Settings, plan: Plan, graph: FlowGraph) -
 
 def _input_bytes(settings: Settings, plan: Plan, catalog: Catalog, graph: FlowGraph) -> int | None:
     """What a run can read at most, for the embedded JVM's JIT (`spark.jit`): the planned files and every
-    table's data files; None when it does not matter (a Connect server, or a JIT chosen in the settings)."""
+    table's data files; None when it does not matter (a Connect server, or a JIT chosen in the settings).
+    Tables are opened only while the sum is within `spark.quick_jit_max_bytes`: past it, the JIT is full."""
     if settings.spark.remote or settings.spark.jit != "auto":
         return None
     from lakeforge import deltalog
 
-    files = sum(f.size for step in plan.steps for f in step.files)
-    return files + sum(deltalog.size_bytes(catalog.uri(t)) for t in graph.tables())
+    total = sum(f.size for step in plan.steps for f in step.files)
+    for table in graph.tables():
+        if total > settings.spark.quick_jit_max_bytes:
+            break
+        total += deltalog.size_bytes(catalog.uri(table))
+    return total
 
 
 def run_command(
