@@ -97,6 +97,33 @@ def row_count(uri: str) -> int | None:
     return stored - deleted_by_vectors(table)
 
 
+def rows_added(uri: str, after: int | None, upto: int) -> int | None:
+    """Rows a reader of versions (after, upto] gets from an append-only table, from the log alone: the
+    appends' `numOutputRows`, or (after None) every row of version `upto`. None when the log cannot say
+    (no table, a commit other than an append, a commit without the metric)."""
+    if after is None:
+        table = _open(uri, upto)
+        if table is None:
+            return None
+        adds = table.get_add_actions(flatten=True)
+        stored = int(sum(v or 0 for v in adds.column("num_records").to_pylist())) if adds.num_rows else 0
+        return stored - deleted_by_vectors(table)
+    if upto <= after:
+        return 0
+    table = _open(uri)
+    if table is None:
+        return None
+    found: dict[int, int] = {}
+    for commit in table.history(int(table.version()) - after):
+        v = int(commit.get("version", -1))
+        if after < v <= upto:
+            metrics = commit.get("operationMetrics") or {}
+            if commit.get("operation") not in ("WRITE", "STREAMING UPDATE") or "numOutputRows" not in metrics:
+                return None
+            found[v] = int(metrics["numOutputRows"])
+    return sum(found.values()) if len(found) == upto - after else None
+
+
 def size_bytes(uri: str) -> int:
     """Bytes of the current version's data files, from the log (0: no table)."""
     table = _open(uri)
@@ -104,6 +131,15 @@ def size_bytes(uri: str) -> int:
         return 0
     adds = table.get_add_actions(flatten=True)
     return int(sum(v or 0 for v in adds.column("size_bytes").to_pylist())) if adds.num_rows else 0
+
+
+def writes_deletion_vectors(uri: str) -> bool:
+    """Whether a DELETE, UPDATE or MERGE on the table marks rows in deletion vectors (the table property,
+    set when it was created) rather than rewriting their files."""
+    table = _open(uri)
+    if table is None:
+        return False
+    return table.metadata().configuration.get("delta.enableDeletionVectors", "false").lower() == "true"
 
 
 def deleted_by_vectors(table: DeltaTable) -> int:

@@ -199,7 +199,7 @@ QUICK_JIT = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m"
 
 
 def jit_options(settings: SparkSettings, input_bytes: int | None) -> str:
-    """The embedded driver's JIT options: QUICK_JIT for `quick`, and for `auto` when the run can read at
+    """The embedded driver's JIT options: QUICK_JIT for `quick`, and for `auto` when the run processes at
     most `quick_jit_max_bytes` (None: unknown, full); "" for the JVM's default."""
     if settings.jit == "quick":
         return QUICK_JIT
@@ -213,7 +213,7 @@ def build_spark(settings: SparkSettings, input_bytes: int | None = None) -> Spar
 
     With `settings.remote` (`sc://host:port`) the session is a Spark Connect client of that server
     (`lakeforge.remote`); otherwise Spark runs embedded, in a JVM this process starts, its JIT chosen by
-    `jit_options` from `input_bytes`, the bytes the run can read.
+    `jit_options` from `input_bytes`, the bytes the run processes.
     """
     if settings.remote:
         from lakeforge.remote import connect
@@ -230,7 +230,8 @@ def build_spark(settings: SparkSettings, input_bytes: int | None = None) -> Spar
     builder = SparkSession.builder.master(settings.master).appName(settings.app_name)
     conf = session_conf(settings)
     if _add_driver_options(conf, jit_options(settings, input_bytes), unless=("TieredStopAtLevel",)):
-        log.info("JIT: C1 only (spark.jit=%s, the run reads at most %s bytes)", settings.jit, input_bytes)
+        said = "" if input_bytes is None else f", the run processes {input_bytes} bytes"
+        log.info("JIT: C1 only (spark.jit=%s%s)", settings.jit, said)
     for key, value in conf.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()

@@ -18,10 +18,14 @@ from lakeforge.pipeline.context import RunContext
 from lakeforge.pipeline.runner import Outcome, run_command
 
 
-def settings_for(landing: Path, lakehouse: Path, max_ratio: float = 0.05) -> Settings:
+def settings_for(
+    landing: Path, lakehouse: Path, max_ratio: float = 0.05, local_max_rows: int | None = None
+) -> Settings:
+    """Test settings; `local_max_rows` 0 keeps every batch in Spark (the path of large batches)."""
+    local = {} if local_max_rows is None else {"local_max_rows": local_max_rows}
     return Settings(
         paths=PathsSettings(landing=landing, lakehouse=lakehouse),
-        spark=SparkSettings(master="local[2]", shuffle_partitions=2, driver_memory="2g"),
+        spark=SparkSettings(master="local[2]", shuffle_partitions=2, driver_memory="2g", **local),
         quality=QualitySettings(max_quarantine_ratio=max_ratio, data_docs=False),
         env="test",
     )

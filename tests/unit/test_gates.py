@@ -52,10 +52,21 @@ def gate(docs_dir: Path) -> QualityGate:
     return QualityGate(ContractRegistry.default(), docs_dir=docs_dir, run_name="test-run")
 
 
-def test_a_valid_batch_passes_every_expectation(spark, gate: QualityGate, capfd) -> None:
+@pytest.fixture(params=["spark", "pandas"])
+def engine(request: pytest.FixtureRequest) -> str:
+    """The same checks through GE's Spark engine and, for a batch of known small size, its pandas one."""
+    return str(request.param)
+
+
+def rows(df, engine: str) -> int | None:
+    """The `rows` a caller passes: unknown (Spark's engine) or the count (at most local_max_rows)."""
+    return df.count() if engine == "pandas" else None
+
+
+def test_a_valid_batch_passes_every_expectation(spark, gate: QualityGate, engine: str, capfd) -> None:
     df = spark.createDataFrame([order("o1"), order("o2", "shipped", "0.00", 2)], ORDERS_DDL)
 
-    result = gate.check(df, "silver.orders", suite="silver.orders.batch")
+    result = gate.check(df, "silver.orders", suite="silver.orders.batch", rows=rows(df, engine))
 
     assert (result.success, result.failed, result.failures) == (True, 0, [])
     assert result.evaluated == 14  # unique + 11 not-null + value set + minimum
@@ -63,16 +74,17 @@ def test_a_valid_batch_passes_every_expectation(spark, gate: QualityGate, capfd)
     assert "Calculating Metrics" not in capfd.readouterr().err  # GE's progress bars are off
 
 
-def test_an_empty_batch_passes(spark, gate: QualityGate) -> None:
-    result = gate.check(spark.createDataFrame([], ORDERS_DDL), "silver.orders", suite="silver.orders.batch")
+def test_an_empty_batch_passes(spark, gate: QualityGate, engine: str) -> None:
+    empty = spark.createDataFrame([], ORDERS_DDL)
+    result = gate.check(empty, "silver.orders", suite="silver.orders.batch", rows=rows(empty, engine))
 
     assert (result.success, result.evaluated, result.failures) == (True, 14, [])
 
 
-def test_a_duplicate_key_fails_with_its_count_and_value(spark, gate: QualityGate) -> None:
+def test_a_duplicate_key_fails_with_its_count_and_value(spark, gate: QualityGate, engine: str) -> None:
     df = spark.createDataFrame([order("o1"), order("o1", line=2), order("o2", line=3)], ORDERS_DDL)
 
-    result = gate.check(df, "silver.orders", suite="silver.orders.batch")
+    result = gate.check(df, "silver.orders", suite="silver.orders.batch", rows=rows(df, engine))
 
     assert not result.success
     assert result.failures == [
@@ -80,20 +92,20 @@ def test_a_duplicate_key_fails_with_its_count_and_value(spark, gate: QualityGate
     ]
 
 
-def test_a_null_key_fails_with_its_count(spark, gate: QualityGate) -> None:
+def test_a_null_key_fails_with_its_count(spark, gate: QualityGate, engine: str) -> None:
     df = spark.createDataFrame([order(None), order("o2", line=2)], ORDERS_DDL)
 
-    result = gate.check(df, "silver.orders", suite="silver.orders.batch")
+    result = gate.check(df, "silver.orders", suite="silver.orders.batch", rows=rows(df, engine))
 
     assert result.failures == [
         "expect_column_values_to_not_be_null(order_id): 1 of 2 rows unexpected (50.00%), e.g. [None]"
     ]
 
 
-def test_a_value_outside_its_set_fails_with_the_value(spark, gate: QualityGate) -> None:
+def test_a_value_outside_its_set_fails_with_the_value(spark, gate: QualityGate, engine: str) -> None:
     df = spark.createDataFrame([order("o1", "lost"), order("o2", line=2)], ORDERS_DDL)
 
-    result = gate.check(df, "silver.orders", suite="silver.orders.batch")
+    result = gate.check(df, "silver.orders", suite="silver.orders.batch", rows=rows(df, engine))
 
     assert result.failed == 1
     (failure,) = result.failures
@@ -101,10 +113,10 @@ def test_a_value_outside_its_set_fails_with_the_value(spark, gate: QualityGate) 
     assert failure.endswith(": 1 of 2 rows unexpected (50.00%), e.g. ['lost']")
 
 
-def test_a_negative_amount_fails_with_the_amount(spark, gate: QualityGate) -> None:
+def test_a_negative_amount_fails_with_the_amount(spark, gate: QualityGate, engine: str) -> None:
     df = spark.createDataFrame([order("o1", amount="-5.25"), order("o2", line=2)], ORDERS_DDL)
 
-    result = gate.check(df, "silver.orders", suite="silver.orders.batch")
+    result = gate.check(df, "silver.orders", suite="silver.orders.batch", rows=rows(df, engine))
 
     assert result.failures == [
         "expect_column_values_to_be_between(total_amount, min_value=0): 1 of 2 rows unexpected (50.00%), "
@@ -112,12 +124,12 @@ def test_a_negative_amount_fails_with_the_amount(spark, gate: QualityGate) -> No
     ]
 
 
-def test_every_failed_expectation_is_listed(spark, gate: QualityGate) -> None:
+def test_every_failed_expectation_is_listed(spark, gate: QualityGate, engine: str) -> None:
     df = spark.createDataFrame(
         [order("o1", "lost"), order("o1", amount="-1.00", line=2), order(None, line=3)], ORDERS_DDL
     )
 
-    result = gate.check(df, "silver.orders", suite="silver.orders.published")
+    result = gate.check(df, "silver.orders", suite="silver.orders.published", rows=rows(df, engine))
 
     assert result.failed == 4
     assert [f.split("(")[0] for f in result.failures] == [
@@ -175,11 +187,12 @@ def test_a_checkpoint_name_belongs_to_one_table(spark, gate: QualityGate) -> Non
         gate.check(df, "gold.daily_revenue", suite="silver.orders.batch")
 
 
-def test_each_checkpoint_logs_one_json_summary(spark, gate: QualityGate, caplog) -> None:
+def test_each_checkpoint_logs_one_json_summary(spark, gate: QualityGate, engine: str, caplog) -> None:
     df = spark.createDataFrame([order("o1"), order("o2", "bogus", line=2)], ORDERS_DDL)
+    n = rows(df, engine)
 
     with caplog.at_level(logging.INFO, logger="lakeforge.quality"):
-        gate.check(df, "silver.orders", suite="silver.orders.batch")
+        gate.check(df, "silver.orders", suite="silver.orders.batch", rows=n)
 
     lines = [r.getMessage() for r in caplog.records if r.name == "lakeforge.quality"]
     assert len(lines) == 1
@@ -191,7 +204,21 @@ def test_each_checkpoint_logs_one_json_summary(spark, gate: QualityGate, caplog)
         "version": 1,
         "evaluated": 14,
         "failed": 1,
+        "engine": engine,
     }
+
+
+def test_a_batch_past_local_max_rows_stays_on_spark(spark, docs_dir: Path, caplog) -> None:
+    gate = QualityGate(ContractRegistry.default(), local_max_rows=1)
+    df = spark.createDataFrame([order("o1"), order("o2", line=2)], ORDERS_DDL)
+
+    with caplog.at_level(logging.INFO, logger="lakeforge.quality"):
+        assert gate.check(df, "silver.orders", suite="silver.orders.batch", rows=2).success
+        assert gate.check(df.limit(1), "silver.orders", suite="silver.orders.batch", rows=1).success
+
+    summaries = [r.getMessage() for r in caplog.records if r.name == "lakeforge.quality"]
+    engines = [json.loads(m)["engine"] for m in summaries if m.startswith("{")]  # after "context ready"
+    assert engines == ["spark", "pandas"]
 
 
 def test_the_gate_leaves_the_caller_s_caching_alone(spark, gate: QualityGate) -> None:

@@ -206,36 +206,43 @@ def test_the_jit_is_c1_only_for_runs_that_read_little(
     assert jit_options(SparkSettings(jit=jit), input_bytes) == expected  # type: ignore[arg-type]
 
 
-def test_a_run_reads_at_most_its_new_files_and_every_tables_data_files(tmp_path: Path) -> None:
+def test_a_run_processes_its_new_files_and_the_inputs_it_recomputes_whole(tmp_path: Path) -> None:
     import pyarrow as pa
 
     from lakeforge import deltalog
     from lakeforge.config.models import PathsSettings, Settings, SparkSettings
     from lakeforge.contracts.registry import Catalog
     from lakeforge.flows import load_graph
-    from lakeforge.pipeline.planner import Plan, Step
+    from lakeforge.pipeline.planner import LakehouseState, Plan, Step
     from lakeforge.pipeline.runner import _input_bytes
     from lakeforge.sources.landing import LandingFile
 
     settings = Settings(paths=PathsSettings(landing=tmp_path / "landing", lakehouse=tmp_path / "lake"))
     graph = load_graph(settings)
     catalog = Catalog(settings.paths.lakehouse, graph.registry)
-    uri = catalog.uri("gold.daily_revenue")
+    uri = catalog.uri("bronze.orders")
     deltalog.append_arrow(uri, pa.table({"x": list(range(1000))}))
     deltalog.append_arrow(uri, pa.table({"x": [1, 2, 3]}))
-    stored = sum(f.stat().st_size for f in (tmp_path / "lake" / "gold" / "daily_revenue").glob("*.parquet"))
+    stored = sum(f.stat().st_size for f in (tmp_path / "lake" / "bronze" / "orders").glob("*.parquet"))
     assert deltalog.size_bytes(uri) == stored > 0
     assert deltalog.size_bytes(str(tmp_path / "none")) == 0
+    state = LakehouseState.load(catalog, graph)
 
     files = [
         LandingFile("orders", f"orders/o{i}.csv", f"/x/o{i}.csv", 1000 + i, "0" * 64, None) for i in (1, 2)
     ]
-    plan = Plan("full", [Step("ingest", "ingest", "bronze.orders", "2 new files", files=files)])
-    assert _input_bytes(settings, plan, catalog, graph) == stored + 2003
+    ingest = Step("ingest", "ingest", "bronze.orders", "2 new files", files=files)
+    # bronze.orders read from its change feed after a valid watermark: only the new files count
+    increment = Step("transform", "cleanse", "silver.orders", "v0..v1 new", inputs={"bronze.orders": (0, 1)})
+    assert _input_bytes(settings, Plan("full", [ingest, increment]), state) == 2003
+    # no valid watermark: silver is recomputed from all of bronze, whose data files count too
+    whole = Step("transform", "cleanse", "silver.orders", "recompute", inputs={"bronze.orders": (None, 1)})
+    plan = Plan("full", [ingest, whole])
+    assert _input_bytes(settings, plan, state) == stored + 2003
     # past the limit on the files alone no table is opened: the JIT is full whatever they hold
     small = settings.model_copy(update={"spark": SparkSettings(quick_jit_max_bytes=2000)})
-    assert _input_bytes(small, plan, catalog, graph) == 2003
+    assert _input_bytes(small, plan, state) == 2003
     full = settings.model_copy(update={"spark": SparkSettings(jit="full")})
-    assert _input_bytes(full, plan, catalog, graph) is None
+    assert _input_bytes(full, plan, state) is None
     remote = settings.model_copy(update={"spark": SparkSettings(remote="sc://localhost:15002")})
-    assert _input_bytes(remote, plan, catalog, graph) is None
+    assert _input_bytes(remote, plan, state) is None

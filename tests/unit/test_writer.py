@@ -178,11 +178,34 @@ def test_merge_of_only_older_versions_changes_no_row(spark: Any, writer: SafeDel
     )
 
 
+@pytest.fixture
+def dv_writer(spark: Any, tmp_path: Path) -> SafeDeltaWriter:
+    """A writer whose silver.orders contract asks for deletion vectors (off by default)."""
+    import shutil
+
+    contracts = tmp_path / "contracts"
+    shutil.copytree(SRC / "contracts" / "tables", contracts)
+    path = contracts / "silver.orders.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "deletion_vectors: true\n", encoding="utf-8")
+    return SafeDeltaWriter(spark, Catalog(tmp_path / "lake", ContractRegistry(contracts)))
+
+
+def test_merge_tables_have_no_deletion_vectors_by_default(spark: Any, writer: SafeDeltaWriter) -> None:
+    from lakeforge import deltalog
+
+    assert not REG.get("silver.orders").deletion_vectors
+    rows = [order("o1", "placed", "2026-03-01T10:00:00Z")]
+    writer.write_with_merge(df_of(spark, "silver.orders", rows), "silver.orders", ["order_id"])
+    assert not deltalog.writes_deletion_vectors(writer.path("silver.orders"))
+
+
 def test_merge_marks_replaced_rows_in_a_deletion_vector_and_the_log_counts_them_deleted(
-    spark: Any, writer: SafeDeltaWriter
+    spark: Any, dv_writer: SafeDeltaWriter
 ) -> None:
     from lakeforge import deltalog
 
+    writer = dv_writer
+    assert deltalog.writes_deletion_vectors(writer.path("silver.orders")) is False  # not created yet
     stored = [order(f"o{i}", "placed", "2026-03-01T10:00:00Z", line=i) for i in range(1, 7)]
     writer.write_with_merge(
         df_of(spark, "silver.orders", stored).coalesce(1), "silver.orders", ["order_id"], order_by=ORDER_BY
@@ -207,6 +230,20 @@ def test_merge_marks_replaced_rows_in_a_deletion_vector_and_the_log_counts_them_
         == table_df(spark, writer, "silver.orders").count()
     )
     expected = df_of(spark, "silver.orders", [stored[0], newer[0], *stored[2:], newer[1]])
+    assert_df_equality(
+        table_df(spark, writer, "silver.orders"), expected, ignore_row_order=True, ignore_nullable=True
+    )
+    assert deltalog.writes_deletion_vectors(writer.path("silver.orders"))
+    # a MERGE that changes no row commits nothing on such a table; a writer whose contract no longer asks
+    # for deletion vectors reads that from the table itself and counts every source row stale
+    plain = SafeDeltaWriter(spark, Catalog(writer.catalog.lakehouse, REG))
+    before = deltalog.version(writer.path("silver.orders"))
+    older = [order("o3", "cancelled", "2026-03-01T09:00:00Z", line=3)]
+    m = plain.write_with_merge(
+        df_of(spark, "silver.orders", older), "silver.orders", ["order_id"], order_by=ORDER_BY, rows_in=1
+    )
+    assert (m.rows_in, m.inserted, m.updated, m.stale, m.skipped) == (1, 0, 0, 1, True)
+    assert deltalog.version(writer.path("silver.orders")) == before
     assert_df_equality(
         table_df(spark, writer, "silver.orders"), expected, ignore_row_order=True, ignore_nullable=True
     )
@@ -315,6 +352,28 @@ def test_replace_where_on_a_partitioned_table_leaves_other_partitions_untouched(
 
 
 # --- append_idempotent / insert_new -----------------------------------------------------------------------
+def test_the_log_says_how_many_rows_a_window_of_appends_holds(spark: Any, writer: SafeDeltaWriter) -> None:
+    from lakeforge import deltalog
+
+    table = "bronze.orders"
+    uri = writer.path(table)
+    assert deltalog.rows_added(uri, None, 0) is None  # no table yet
+    writer.append(df_of(spark, table, [bronze_order("o1", 1), bronze_order("o2", 2)]), table, expected_rows=2)
+    writer.append(
+        df_of(spark, table, [bronze_order(f"o{i}", i) for i in range(3, 8)]), table, expected_rows=5
+    )
+    writer.append(df_of(spark, table, [bronze_order("o8", 8)]), table, expected_rows=1)
+    assert [deltalog.rows_added(uri, after, 2) for after in (None, -1, 0, 1, 2)] == [8, 8, 6, 1, 0]
+    assert deltalog.rows_added(uri, None, 1) == 7  # every row of v1
+    assert deltalog.rows_added(uri, 0, 1) == 5
+
+    merged = "silver.orders"
+    rows = [order("o1", "placed", "2026-03-01T10:00:00Z")]
+    writer.write_with_merge(df_of(spark, merged, rows), merged, ["order_id"])
+    writer.write_with_merge(df_of(spark, merged, rows), merged, ["order_id"])
+    assert deltalog.rows_added(writer.path(merged), 0, 1) is None  # a MERGE is no append: unknown
+
+
 def test_append_idempotent_writes_once_per_app_id_and_version(spark: Any, writer: SafeDeltaWriter) -> None:
     table = "bronze.orders"
     rows = [bronze_order("o1", 1), bronze_order("o2", 2)]
@@ -458,7 +517,7 @@ def test_create_if_missing_uses_the_contract_partitions_cdf_and_schema(
     assert silver["partitionColumns"] == []
     assert silver["properties"]["delta.enableChangeDataFeed"] == "true"
     assert silver["properties"]["delta.appendOnly"] == "false"
-    assert silver["properties"]["delta.enableDeletionVectors"] == "true"  # a merge table
+    assert "delta.enableDeletionVectors" not in silver["properties"]  # not asked for by its contract
     assert "delta.enableDeletionVectors" not in bronze["properties"]
     assert writer.version("silver.customers") == 0
 

@@ -66,10 +66,14 @@ class SparkSettings(_Strict):
     class_data_sharing: bool = True
     # the embedded JVM's JIT: `quick` compiles with C1 only (a small run's code runs a few times: C2's
     # compilations on 2 cores cost more than they return), `full` is the JVM's default, `auto` picks quick
-    # when the bytes a run can read (its new files and the lakehouse's tables) are at most
-    # `quick_jit_max_bytes` (lakeforge.spark.jit_options). A Connect server always runs `full`.
+    # when the bytes a run processes (its new files, and the tables it recomputes from a snapshot) are at
+    # most `quick_jit_max_bytes` (lakeforge.spark.jit_options). A Connect server always runs `full`.
     jit: Literal["auto", "quick", "full"] = "auto"
     quick_jit_max_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
+    # a batch known to hold at most this many rows is computed once and held on the driver as Arrow: its
+    # gate runs on GE's pandas engine, and the steps after it plan against a local relation instead of a
+    # cache (lakeforge.pipeline.engine). Larger batches, and whole tables, stay in Spark. 0: never
+    local_max_rows: int = Field(default=100_000, ge=0)
 
 
 class QualitySettings(_Strict):

@@ -22,7 +22,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lakeforge import storage
+from lakeforge import deltalog, storage
 from lakeforge.contracts.models import WriteMode
 from lakeforge.errors import ContractViolation, QualityGateFailed
 from lakeforge.logs import log_context
@@ -38,6 +38,7 @@ from lakeforge.writers.delta import SafeDeltaWriter
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    import pyarrow as pa
     from pyspark.sql import DataFrame, SparkSession
 
     from lakeforge.config.models import Settings
@@ -66,7 +67,12 @@ def docs_dir(settings: Settings) -> Path | None:
 
 
 def quality_gate(settings: Settings, ctx: RunContext, graph: FlowGraph) -> QualityGate:
-    return QualityGate(graph.registry, docs_dir=docs_dir(settings), run_name=ctx.run_id)
+    return QualityGate(
+        graph.registry,
+        docs_dir=docs_dir(settings),
+        run_name=ctx.run_id,
+        local_max_rows=settings.spark.local_max_rows,
+    )
 
 
 def planned_checks(steps: list[Step]) -> list[tuple[str, str]]:
@@ -78,6 +84,16 @@ def planned_checks(steps: list[Step]) -> list[tuple[str, str]]:
         elif s.kind == "validate":
             checks.append((f"{s.target}.published", s.target))
     return checks
+
+
+def reason_counts(checked: pa.Table) -> tuple[int, int, int]:
+    """(records, valid, quarantined) of checked rows held on the driver: valid rows have no `_reasons`."""
+    import pyarrow.compute as pc
+
+    lengths = pc.list_value_length(checked.column("_reasons"))
+    valid = pc.sum(pc.equal(lengths, 0)).as_py() or 0
+    quarantined = pc.sum(pc.greater(lengths, 0)).as_py() or 0
+    return checked.num_rows, int(valid), int(quarantined)
 
 
 def sql_literal(value: Any) -> str:
@@ -154,6 +170,13 @@ class Engine:
     def _checked(self, result: GateResult) -> None:
         self.report.gates.append(result)
         self.observer.gate_checked(result)
+
+    def _hold(self, df: DataFrame) -> tuple[DataFrame, pa.Table]:
+        """Compute `df` once and hold its rows on the driver (Arrow), for a batch known to be small
+        (`spark.local_max_rows`): the DataFrame returned is a local relation of them, with `df`'s schema,
+        so the steps after it plan no scan and need no cache."""
+        held = df.toArrow()
+        return self.spark.createDataFrame(held, schema=df.schema), held
 
     # --- gates -------------------------------------------------------------------------------------------
     def _gate(self, result: GateResult) -> None:
@@ -299,27 +322,45 @@ class Engine:
                 .where("_change_type = 'insert'")
                 .drop("_change_type", "_commit_version", "_commit_timestamp")
             )
-        checked = stack.enter_context(persisted(increment.transform(silver_t.with_reasons(bronze_c))))
-        counts = checked.select(
-            F.count(F.lit(1)).alias("records"),
-            F.sum(F.when(F.size("_reasons") == 0, 1).otherwise(0)).alias("valid"),
-            F.sum(F.when(F.size("_reasons") > 0, 1).otherwise(0)).alias("quarantined"),
-        ).collect()[0]
+        checked = increment.transform(silver_t.with_reasons(bronze_c))
+        expected = deltalog.rows_added(self.catalog.uri(source.bronze), after, upto)
+        local = expected is not None and expected <= self.settings.spark.local_max_rows
+        if local:  # a small increment: parsed once, then held on the driver
+            checked, held = self._hold(checked)
+            records, valid_n, quarantined = reason_counts(held)
+        else:
+            checked = stack.enter_context(persisted(checked))
+            counts = checked.select(
+                F.count(F.lit(1)).alias("records"),
+                F.sum(F.when(F.size("_reasons") == 0, 1).otherwise(0)).alias("valid"),
+                F.sum(F.when(F.size("_reasons") > 0, 1).otherwise(0)).alias("quarantined"),
+            ).collect()[0]
+            records, valid_n, quarantined = (
+                int(counts["records"]), int(counts["valid"] or 0), int(counts["quarantined"] or 0)
+            )  # fmt: skip
         recon = Reconciliation(
             source=source.source,
             stage="transform",
-            records_read=int(counts["records"]),
-            valid=int(counts["valid"] or 0),
-            quarantined=int(counts["quarantined"] or 0),
+            records_read=records,
+            valid=valid_n,
+            quarantined=quarantined,
         )
         self._ratio_gate(recon, source.quarantine)
         valid = checked.transform(silver_t.valid_rows).transform(silver_t.typed(bronze_c, silver_c))
-        winners = stack.enter_context(
-            persisted(valid.transform(silver_t.latest_by(silver_c.keys, silver_c.order_by)))
-        )
-        n_winners = winners.count() if recon.valid else 0
+        latest = valid.transform(silver_t.latest_by(silver_c.keys, silver_c.order_by))
+        frame = None
+        if local:
+            winners, held = self._hold(latest)
+            n_winners, frame = held.num_rows, held
+        else:
+            winners = stack.enter_context(persisted(latest))
+            n_winners = winners.count() if recon.valid else 0
         if n_winners:
-            self._gate(self.quality.check(winners, source.silver, suite=f"{source.silver}.batch"))
+            self._gate(
+                self.quality.check(
+                    winners, source.silver, suite=f"{source.silver}.batch", rows=n_winners, frame=frame
+                )
+            )
 
         def publish() -> None:
             self._publish_cleanse(step, checked, winners, n_winners, recon, incremental=after is not None)
@@ -403,7 +444,7 @@ class Engine:
             result = stack.enter_context(persisted(resolved.flow.compute(frames)))
             n = result.count()
             if n:
-                self._gate(self.quality.check(result, target, suite=f"{target}.batch"))
+                self._gate(self.quality.check(result, target, suite=f"{target}.batch", rows=n))
 
             def publish_full() -> None:
                 m = self.writer.write_full(
@@ -443,7 +484,7 @@ class Engine:
         result = stack.enter_context(persisted(resolved.flow.compute(scoped)))
         n = result.count()
         if n:
-            self._gate(self.quality.check(result, target, suite=f"{target}.batch"))
+            self._gate(self.quality.check(result, target, suite=f"{target}.batch", rows=n))
 
         def publish() -> None:
             meta = self._metadata()

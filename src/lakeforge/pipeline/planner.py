@@ -111,6 +111,20 @@ class Step:
     def describe(self) -> str:
         return f"{self.stage:<9} {self.kind:<8} {self.target:<24} {self.reason}"
 
+    def incremental(self, target_exists: bool) -> bool:
+        """Whether the step reads only its inputs' change feeds: a cleanse with a valid watermark, a derive
+        of an incremental flow into an existing table whose every watermark is valid. Otherwise it
+        recomputes from its inputs' snapshots."""
+        windows = self.inputs.values()
+        if self.kind == "cleanse":
+            return all(after is not None for after, _ in windows)
+        if self.kind != "derive" or self.flow is None or not self.flow.incremental or not target_exists:
+            return False
+        return all(
+            after is not None and (upto is None and after == -1 or upto is not None and after <= upto)
+            for after, upto in windows
+        )
+
 
 @dataclass
 class Plan:

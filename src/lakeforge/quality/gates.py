@@ -15,6 +15,11 @@ Why it is built this way (GE on Spark is slow; measured on 2 cores, 1M orders):
   Only when an expectation fails is it validated again for a few unexpected values (the message).
 - The DataFrame is cached for the check unless the caller cached it; GE's own caching (`persist=True`
   on the data source) would keep every batch in memory for the life of the session.
+- A batch the caller knows to be small (`rows` at most `local_max_rows`, `spark.local_max_rows`) is
+  collected once (`toPandas`, one Spark job) and validated by GE's pandas engine on the driver, same
+  suite: a 10k-row silver.orders batch took 0.17 s against 0.96 s through Spark's (warm JVM; 3.2 s
+  cold), where each expectation's metrics are Spark jobs. Whole tables, and batches of unknown size,
+  stay on Spark.
 Each check logs one JSON line on the `lakeforge.quality` logger.
 """
 
@@ -40,6 +45,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("lakeforge.quality")
 
 DATA_SOURCE = "lakeforge"
+LOCAL_SOURCE = "lakeforge_local"  # GE's pandas engine, for small batches collected to the driver
+LOCAL_MAX_ROWS = 100_000
 BATCH_DEFINITION = "whole_dataframe"
 DOCS_SITE = "lakeforge_site"
 EXAMPLES = 5
@@ -81,42 +88,56 @@ class _GxContext:
         )
         self.context = gx.get_context(mode="ephemeral", project_config=config)
         # persist=False: GE would persist every batch and never release it; the gate caches itself.
-        self.source = self.context.data_sources.add_spark(name=DATA_SOURCE, persist=False)
-        self._checkpoints: dict[str, Any] = {}
-        self._batch_definitions: dict[str, Any] = {}
+        self.sources: dict[bool, Any] = {
+            False: self.context.data_sources.add_spark(name=DATA_SOURCE, persist=False)
+        }
+        self._suites: dict[str, Any] = {}
+        self._checkpoints: dict[tuple[str, bool], Any] = {}
+        self._batch_definitions: dict[tuple[str, bool], Any] = {}
         self._tables: dict[str, str] = {}
         self.validations = 0
 
-    def checkpoint(self, name: str, table: str, suite_json: dict[str, Any]) -> Any:
-        """The checkpoint `name` running the suite on the table's whole-DataFrame batch (made once)."""
-        if name in self._checkpoints:
-            known = self._tables[name]
-            if known != table:
-                raise ConfigError(
-                    f"checkpoint {name!r} already validates {known}; it cannot validate {table}"
-                )
-            return self._checkpoints[name]
+    def _source(self, local: bool) -> Any:
+        if local not in self.sources:
+            self.sources[local] = self.context.data_sources.add_pandas(name=LOCAL_SOURCE)
+        return self.sources[local]
+
+    def checkpoint(self, name: str, table: str, suite_json: dict[str, Any], local: bool = False) -> Any:
+        """The checkpoint `name` running the suite on the table's whole-DataFrame batch (made once), on
+        Spark's engine or (`local`) on pandas' (checkpoint `<name>.local`, the same suite)."""
+        known = self._tables.get(name)
+        if known is not None and known != table:
+            raise ConfigError(f"checkpoint {name!r} already validates {known}; it cannot validate {table}")
+        if (name, local) in self._checkpoints:
+            return self._checkpoints[name, local]
         gx = self.module
-        expectations = self.expectations(table, suite_json.get("expectations", []))
+        source = self._source(local)
         try:
-            asset = self.source.get_asset(table)
+            asset = source.get_asset(table)
         except LookupError:
-            asset = self.source.add_dataframe_asset(name=table)
+            asset = source.add_dataframe_asset(name=table)
         try:
             batch_definition = asset.get_batch_definition(BATCH_DEFINITION)
         except KeyError:
             batch_definition = asset.add_batch_definition_whole_dataframe(BATCH_DEFINITION)
-        suite = self.context.suites.add(
-            gx.ExpectationSuite(name=name, expectations=expectations, meta=dict(suite_json.get("meta", {})))
-        )
+        suite = self._suites.get(name)
+        if suite is None:
+            expectations = self.expectations(table, suite_json.get("expectations", []))
+            suite = self.context.suites.add(
+                gx.ExpectationSuite(
+                    name=name, expectations=expectations, meta=dict(suite_json.get("meta", {}))
+                )
+            )
+            self._suites[name] = suite
+        full = f"{name}.local" if local else name
         definition = self.context.validation_definitions.add(
-            gx.ValidationDefinition(name=name, data=batch_definition, suite=suite)
+            gx.ValidationDefinition(name=full, data=batch_definition, suite=suite)
         )
         checkpoint = self.context.checkpoints.add(
-            gx.Checkpoint(name=name, validation_definitions=[definition], result_format=RESULT_FORMAT)
+            gx.Checkpoint(name=full, validation_definitions=[definition], result_format=RESULT_FORMAT)
         )
-        self._checkpoints[name] = checkpoint
-        self._batch_definitions[name] = batch_definition
+        self._checkpoints[name, local] = checkpoint
+        self._batch_definitions[name, local] = batch_definition
         self._tables[name] = table
         return checkpoint
 
@@ -137,7 +158,7 @@ class _GxContext:
                 ) from exc
         return out
 
-    def run(self, checkpoint: Any, df: DataFrame) -> Any:
+    def run(self, checkpoint: Any, df: Any) -> Any:
         """The suite's validation result of one DataFrame."""
         from great_expectations.core.run_identifier import RunIdentifier
 
@@ -148,7 +169,7 @@ class _GxContext:
         self.validations += 1
         return next(iter(result.run_results.values()))
 
-    def examples(self, name: str, failed: list[Any], df: DataFrame) -> list[Any]:
+    def examples(self, name: str, failed: list[Any], df: Any, local: bool = False) -> list[Any]:
         """Validate only the failed expectations again, keeping a few unexpected values of each.
 
         Not stored and not in the data docs: the checkpoint's own result is the record.
@@ -160,7 +181,7 @@ class _GxContext:
         suite = self.module.ExpectationSuite(
             name=f"{name}.examples", expectations=self.expectations(name, entries)
         )
-        batch = self._batch_definitions[name].get_batch(batch_parameters={"dataframe": df})
+        batch = self._batch_definitions[name, local].get_batch(batch_parameters={"dataframe": df})
         return list(batch.validate(suite, result_format=EXAMPLES_FORMAT).results)
 
     def build_docs(self) -> None:
@@ -237,8 +258,10 @@ class QualityGate:
         run_name: str | None = None,
         persist: bool = True,
         examples: bool = True,
+        local_max_rows: int = LOCAL_MAX_ROWS,
     ) -> None:
         self.registry = registry
+        self.local_max_rows = local_max_rows
         self.docs_dir = docs_dir
         self.run_name = run_name
         self.persist = persist
@@ -286,7 +309,10 @@ class QualityGate:
                 started = time.monotonic()
                 context = _GxContext(self.docs_dir, self.run_name)
                 for suite, table in checks:
-                    context.checkpoint(suite, table, load_suite(table, self.registry))
+                    suite_json = load_suite(table, self.registry)
+                    context.checkpoint(suite, table, suite_json)
+                    if self.local_max_rows and suite.endswith(".batch"):
+                        context.checkpoint(suite, table, suite_json, local=True)
                 self._gx = context
                 log.info("Great Expectations ready in %.1f s (in the background)", time.monotonic() - started)
             except BaseException as exc:  # noqa: BLE001 - handed to the thread that needs the context
@@ -295,24 +321,43 @@ class QualityGate:
         self._warming = threading.Thread(target=work, name="lakeforge-ge-warm-up", daemon=True)
         self._warming.start()
 
-    def check(self, df: DataFrame, table: str, suite: str) -> GateResult:
-        """Validate `df` against the table's suite; the checkpoint is named `suite`. Never raises on failure."""
-        return self.run_checkpoint(suite, df, table=table)
+    def check(
+        self, df: DataFrame, table: str, suite: str, rows: int | None = None, frame: Any = None
+    ) -> GateResult:
+        """Validate `df` against the table's suite; the checkpoint is named `suite`. Never raises on failure.
 
-    def run_checkpoint(self, checkpoint_name: str, df: DataFrame, *, table: str | None = None) -> GateResult:
+        `rows`: `df`'s row count when the caller knows it; at most `local_max_rows`, the batch is
+        validated on the driver by GE's pandas engine. `frame`: its rows already there (an Arrow table
+        or a pandas DataFrame), not collected again."""
+        return self.run_checkpoint(suite, df, table=table, rows=rows, frame=frame)
+
+    def run_checkpoint(
+        self,
+        checkpoint_name: str,
+        df: DataFrame,
+        *,
+        table: str | None = None,
+        rows: int | None = None,
+        frame: Any = None,
+    ) -> GateResult:
         """Validate `df` against the stored suite of `table` (default: from the name) as one checkpoint."""
         table = table or table_of(checkpoint_name, self.registry)
         suite_json = load_suite(table, self.registry)
         started = time.monotonic()
-        checkpoint = self.gx.checkpoint(checkpoint_name, table, suite_json)
-        cached = self.persist and not df.storageLevel.useMemory and not df.storageLevel.useDisk
+        local = rows is not None and rows <= self.local_max_rows
+        checkpoint = self.gx.checkpoint(checkpoint_name, table, suite_json, local=local)
+        cached = not local and self.persist and not df.storageLevel.useMemory and not df.storageLevel.useDisk
         if cached:
             df = df.persist()
         try:
-            validation = self.gx.run(checkpoint, df)
+            data: Any = df
+            if local:
+                data = df.toPandas() if frame is None else frame
+                data = data.to_pandas() if hasattr(data, "to_pandas") else data  # an Arrow table
+            validation = self.gx.run(checkpoint, data)
             failed = [evr for evr in validation.results if not evr.success]
             if failed and self.examples:
-                failed = self._with_examples(checkpoint_name, failed, df)
+                failed = self._with_examples(checkpoint_name, failed, data, local)
         finally:
             if cached:
                 df.unpersist()
@@ -336,19 +381,20 @@ class QualityGate:
                     "evaluated": result.evaluated,
                     "failed": result.failed,
                     "duration_s": result.duration_s,
+                    "engine": "pandas" if local else "spark",
                 }
             ),
             extra={"event": "gate"},
         )
         return result
 
-    def _with_examples(self, name: str, failed: list[Any], df: DataFrame) -> list[Any]:
+    def _with_examples(self, name: str, failed: list[Any], df: Any, local: bool) -> list[Any]:
         """The failed results, each replaced by its second-pass result when that holds examples."""
         out = list(failed)
         positions = [i for i, evr in enumerate(failed) if exception_message(evr) is None]
         if not positions:
             return out
-        again = self.gx.examples(name, [failed[i] for i in positions], df)
+        again = self.gx.examples(name, [failed[i] for i in positions], df, local)
         for i, second in zip(positions, again, strict=True):
             if not second.success and (second.result or {}).get("partial_unexpected_list"):
                 out[i] = second
@@ -394,6 +440,7 @@ def run_dq_checkpoint(
     df: DataFrame,
     *,
     table: str | None = None,
+    rows: int | None = None,
     fail_on_error: bool = True,
     gate: QualityGate | None = None,
     registry: ContractRegistry | None = None,
@@ -407,7 +454,7 @@ def run_dq_checkpoint(
     context is made for this call.
     """
     gate = gate or QualityGate(registry or ContractRegistry.default())
-    result = gate.run_checkpoint(checkpoint_name, df, table=table)
+    result = gate.run_checkpoint(checkpoint_name, df, table=table, rows=rows)
     if fail_on_error and not result.success:
         raise QualityGateFailed(
             f"suite {result.suite} on {result.table} failed {result.failed} of {result.evaluated} "

@@ -71,7 +71,7 @@ def _creation_options(contract: TableContract) -> dict[str, str]:
     options = {"delta.appendOnly": "true" if contract.write_mode is WriteMode.APPEND else "false"}
     if contract.change_data_feed:
         options["delta.enableChangeDataFeed"] = "true"
-    if contract.uses_deletion_vectors:
+    if contract.deletion_vectors:
         options["delta.enableDeletionVectors"] = "true"
     return options
 
@@ -306,9 +306,10 @@ class SafeDeltaWriter:
         """A MERGE's metrics, reconciled: it saw every source row, changed at most that many, deleted none."""
         metrics, om = self._metrics(target, WriteMode.MERGE, rows_in, before, started)
         if metrics.skipped:
-            if rows_in and not self.catalog.contract(target).uses_deletion_vectors:
+            # with deletion vectors Delta commits nothing when no row changes: every source row was stale.
+            # The table's own property decides (the contract's may have changed since it was created)
+            if rows_in and not deltalog.writes_deletion_vectors(self.path(target)):
                 self._check(target, "source rows seen by the MERGE", rows_in, 0, om)
-            # with deletion vectors Delta commits nothing when no row changes: every source row was stale
             return replace(metrics, stale=rows_in), om
         self._check(target, "source rows seen by the MERGE", rows_in, int(om.get("numSourceRows", "-1")), om)
         changed = metrics.inserted + metrics.updated
