@@ -97,10 +97,27 @@ def row_count(uri: str) -> int | None:
     return stored - deleted_by_vectors(table)
 
 
-def rows_added(uri: str, after: int | None, upto: int) -> int | None:
-    """Rows a reader of versions (after, upto] gets from an append-only table, from the log alone: the
-    appends' `numOutputRows`, or (after None) every row of version `upto`. None when the log cannot say
-    (no table, a commit other than an append, a commit without the metric)."""
+def _change_rows(commit: dict[str, Any]) -> int | None:
+    """Rows of one commit's change feed, from its metrics: an append's rows, a MERGE's inserted and
+    deleted rows and both images of its updated ones; None for other operations."""
+    metrics = commit.get("operationMetrics") or {}
+    operation = commit.get("operation")
+    try:
+        if operation in ("WRITE", "STREAMING UPDATE"):
+            mode = (commit.get("operationParameters") or {}).get("mode", "Append")
+            return int(metrics["numOutputRows"]) if mode == "Append" else None
+        if operation == "MERGE":
+            inserted, updated = int(metrics["numTargetRowsInserted"]), int(metrics["numTargetRowsUpdated"])
+            return inserted + 2 * updated + int(metrics["numTargetRowsDeleted"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return None
+
+
+def rows_read(uri: str, after: int | None, upto: int) -> int | None:
+    """Rows a reader gets from the log alone: (after None) every row of version `upto`, or the change
+    feed of versions (after, upto] (`_change_rows` of each commit). None when the log cannot say (no
+    table, another operation, a commit without the metrics)."""
     if after is None:
         table = _open(uri, upto)
         if table is None:
@@ -117,10 +134,10 @@ def rows_added(uri: str, after: int | None, upto: int) -> int | None:
     for commit in table.history(int(table.version()) - after):
         v = int(commit.get("version", -1))
         if after < v <= upto:
-            metrics = commit.get("operationMetrics") or {}
-            if commit.get("operation") not in ("WRITE", "STREAMING UPDATE") or "numOutputRows" not in metrics:
+            rows = _change_rows(commit)
+            if rows is None:
                 return None
-            found[v] = int(metrics["numOutputRows"])
+            found[v] = rows
     return sum(found.values()) if len(found) == upto - after else None
 
 

@@ -357,21 +357,30 @@ def test_the_log_says_how_many_rows_a_window_of_appends_holds(spark: Any, writer
 
     table = "bronze.orders"
     uri = writer.path(table)
-    assert deltalog.rows_added(uri, None, 0) is None  # no table yet
+    assert deltalog.rows_read(uri, None, 0) is None  # no table yet
     writer.append(df_of(spark, table, [bronze_order("o1", 1), bronze_order("o2", 2)]), table, expected_rows=2)
     writer.append(
         df_of(spark, table, [bronze_order(f"o{i}", i) for i in range(3, 8)]), table, expected_rows=5
     )
     writer.append(df_of(spark, table, [bronze_order("o8", 8)]), table, expected_rows=1)
-    assert [deltalog.rows_added(uri, after, 2) for after in (None, -1, 0, 1, 2)] == [8, 8, 6, 1, 0]
-    assert deltalog.rows_added(uri, None, 1) == 7  # every row of v1
-    assert deltalog.rows_added(uri, 0, 1) == 5
+    assert [deltalog.rows_read(uri, after, 2) for after in (None, -1, 0, 1, 2)] == [8, 8, 6, 1, 0]
+    assert deltalog.rows_read(uri, None, 1) == 7  # every row of v1
+    assert deltalog.rows_read(uri, 0, 1) == 5
 
+    # a MERGE's change feed: its inserted rows and both images of its updated ones
     merged = "silver.orders"
-    rows = [order("o1", "placed", "2026-03-01T10:00:00Z")]
-    writer.write_with_merge(df_of(spark, merged, rows), merged, ["order_id"])
-    writer.write_with_merge(df_of(spark, merged, rows), merged, ["order_id"])
-    assert deltalog.rows_added(writer.path(merged), 0, 1) is None  # a MERGE is no append: unknown
+    first = [order("o1", "placed", "2026-03-01T10:00:00Z"), order("o2", "placed", "2026-03-01T10:00:00Z")]
+    writer.write_with_merge(df_of(spark, merged, first), merged, ["order_id"])
+    newer = [order("o2", "shipped", "2026-03-01T11:00:00Z"), order("o3", "placed", "2026-03-01T11:00:00Z")]
+    writer.write_with_merge(df_of(spark, merged, newer), merged, ["order_id"])
+    feed = (
+        spark.read.format("delta")
+        .option("readChangeFeed", "true")
+        .option("startingVersion", 1)
+        .load(writer.path(merged))
+    )
+    assert deltalog.rows_read(writer.path(merged), 0, 1) == feed.count() == 3
+    assert deltalog.rows_read(writer.path(merged), -1, 1) == 5
 
 
 def test_append_idempotent_writes_once_per_app_id_and_version(spark: Any, writer: SafeDeltaWriter) -> None:

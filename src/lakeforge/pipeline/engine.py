@@ -178,6 +178,33 @@ class Engine:
         held = df.toArrow()
         return self.spark.createDataFrame(held, schema=df.schema), held
 
+    def _materialize(
+        self, df: DataFrame, stack: ExitStack, bound: int | None
+    ) -> tuple[DataFrame, int, pa.Table | None]:
+        """`df` computed once for the actions after it, with its row count: held on the driver when
+        `bound` (its rows as far as the Delta log can tell, no Spark job) is within `spark.local_max_rows`
+        and it does fit, else cached in Spark (a batch larger than its bound is computed again there)."""
+        limit = self.settings.spark.local_max_rows
+        if bound is not None and bound <= limit:
+            local, held = self._hold(df.limit(limit + 1))
+            if held.num_rows <= limit:
+                return local, held.num_rows, held
+        cached = stack.enter_context(persisted(df))
+        return cached, cached.count(), None
+
+    def _rows_read(self, windows: dict[str, tuple[int | None, int | None]], whole: bool) -> int | None:
+        """The rows a step reads from its inputs as far as their logs say: every row of each input's
+        version (`whole`), or the change feed of each window. None: a log cannot say."""
+        total = 0
+        for name, (after, upto) in windows.items():
+            if upto is None or (not whole and after is not None and after >= upto):
+                continue
+            rows = deltalog.rows_read(self.catalog.uri(name), None if whole else after, upto)
+            if rows is None:
+                return None
+            total += rows
+        return total
+
     # --- gates -------------------------------------------------------------------------------------------
     def _gate(self, result: GateResult) -> None:
         self._checked(result)
@@ -323,7 +350,7 @@ class Engine:
                 .drop("_change_type", "_commit_version", "_commit_timestamp")
             )
         checked = increment.transform(silver_t.with_reasons(bronze_c))
-        expected = deltalog.rows_added(self.catalog.uri(source.bronze), after, upto)
+        expected = deltalog.rows_read(self.catalog.uri(source.bronze), after, upto)
         local = expected is not None and expected <= self.settings.spark.local_max_rows
         if local:  # a small increment: parsed once, then held on the driver
             checked, held = self._hold(checked)
@@ -348,13 +375,7 @@ class Engine:
         self._ratio_gate(recon, source.quarantine)
         valid = checked.transform(silver_t.valid_rows).transform(silver_t.typed(bronze_c, silver_c))
         latest = valid.transform(silver_t.latest_by(silver_c.keys, silver_c.order_by))
-        frame = None
-        if local:
-            winners, held = self._hold(latest)
-            n_winners, frame = held.num_rows, held
-        else:
-            winners = stack.enter_context(persisted(latest))
-            n_winners = winners.count() if recon.valid else 0
+        winners, n_winners, frame = self._materialize(latest, stack, recon.valid)  # at most the valid rows
         if n_winners:
             self._gate(
                 self.quality.check(
@@ -424,16 +445,7 @@ class Engine:
         assert resolved is not None
         target, contract = resolved.table, resolved.contract
         frames = [self.read(name, step.inputs[name][1]) for name in resolved.inputs]
-        exists = self.state.version(target) is not None
-        windows = step.inputs.values()
-        incremental = (
-            resolved.incremental
-            and exists
-            and all(
-                after is not None and (upto is None and after == -1 or upto is not None and after <= upto)
-                for after, upto in windows
-            )
-        )
+        incremental = step.incremental(self.state.version(target) is not None)
 
         def mark_all() -> None:
             for name in resolved.inputs:
@@ -441,10 +453,10 @@ class Engine:
 
         if not incremental:
             log.info("%s: recomputed whole (%s)", target, step.reason)
-            result = stack.enter_context(persisted(resolved.flow.compute(frames)))
-            n = result.count()
+            bound = self._rows_read(step.inputs, whole=True)
+            result, n, held = self._materialize(resolved.flow.compute(frames), stack, bound)
             if n:
-                self._gate(self.quality.check(result, target, suite=f"{target}.batch", rows=n))
+                self._gate(self.quality.check(result, target, suite=f"{target}.batch", rows=n, frame=held))
 
             def publish_full() -> None:
                 m = self.writer.write_full(
@@ -468,23 +480,23 @@ class Engine:
         union = parts[0]
         for part in parts[1:]:
             union = union.unionByName(part)
-        changed = stack.enter_context(persisted(union.where(F.col(by).isNotNull()).distinct()))
+        changed, count, _ = self._materialize(
+            union.where(F.col(by).isNotNull()).distinct(), stack, self._rows_read(step.inputs, whole=False)
+        )
         values: list[Any] = []
         if contract.write_mode is WriteMode.REPLACE_WHERE:
             # the predicate of the write names the values: few by nature (dates, partitions)
             values = sorted(r[by] for r in changed.collect())
-            count = len(values)
             scoped = [frame.where(F.col(by).isin(values)) for frame in frames]
         else:
             # many keys (thousands of customers): a broadcast semi-join, not a literal list to plan
-            count = changed.count()
             scoped = [frame.join(F.broadcast(changed), by, "left_semi") for frame in frames]
         if not count:
             return _Prepared(step, mark_all)
-        result = stack.enter_context(persisted(resolved.flow.compute(scoped)))
-        n = result.count()
+        # as many rows as changed values, for a table keyed by them; the bound is checked as it is held
+        result, n, held = self._materialize(resolved.flow.compute(scoped), stack, count)
         if n:
-            self._gate(self.quality.check(result, target, suite=f"{target}.batch", rows=n))
+            self._gate(self.quality.check(result, target, suite=f"{target}.batch", rows=n, frame=held))
 
         def publish() -> None:
             meta = self._metadata()
@@ -510,8 +522,12 @@ class Engine:
         failures = []
         for step in steps:
             version = self.state.version(step.target)
+            # the table's rows, from its log: a small table is validated on the driver (GE's pandas engine)
+            rows = (
+                None if version is None else deltalog.rows_read(self.catalog.uri(step.target), None, version)
+            )
             result = self.quality.check(
-                self.read(step.target, version), step.target, suite=f"{step.target}.published"
+                self.read(step.target, version), step.target, suite=f"{step.target}.published", rows=rows
             )
             self._checked(result)
             if result.success:
