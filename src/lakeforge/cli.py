@@ -134,6 +134,12 @@ def _parser() -> argparse.ArgumentParser:
         default="auto",
         help="require a token (auto: on loopback; PySpark sends tokens only to localhost or over TLS)",
     )
+    server.add_argument(
+        "--no-warm-up",
+        dest="warm_up",
+        action="store_false",
+        help="start: return once it listens, without the small sample run that warms its JVM first",
+    )
     server.add_argument("--json", action="store_true", help="print the server's state as JSON")
     server.add_argument("--debug", action="store_true", help="print full tracebacks")
 
@@ -375,12 +381,21 @@ def _server(args: argparse.Namespace) -> int:
         return 0  # not reached: the process became the server
     if args.action == "start":
         info = server.start(spark, host, port, token=token)
+        if args.warm_up:
+            from lakeforge.pipeline.warmup import warm_up
+
+            done = warm_up(str(info["url"]), server.default_state().folder / "warm-up")
+            info["warm_up_s"] = round(done.seconds, 1)
+            if not done.ok:
+                log.warning("the server runs, but its warm-up run failed (%s); it starts cold", done.detail)
         if args.json:
             _console(json.dumps(info))
         else:
             _console(
                 f"Spark Connect server listening on {info['url']} (pid {info['pid']}, "
-                f"after {info['listening_after_s']}s); log: {info['log']}\n"
+                f"after {info['listening_after_s']}s"
+                + (f", warmed up in {info['warm_up_s']}s" if "warm_up_s" in info else "")
+                + f"); log: {info['log']}\n"
                 f"run through it: lakeforge run --remote {info['url']} ... "
                 f"(or export LAKEFORGE_SPARK_REMOTE={info['url']})"
             )
