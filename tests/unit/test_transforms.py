@@ -301,3 +301,17 @@ def test_customer_ltv_one_row_per_customer_over_counted_orders(spark: Any) -> No
         ],
     )  # fmt: skip
     assert_df_equality(customer_ltv(customers, orders), expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_reasons_held_on_the_driver_count_as_the_spark_aggregate_does() -> None:
+    import pyarrow as pa
+
+    from lakeforge.pipeline.engine import reason_counts
+
+    checked = pa.table(
+        {"_reasons": pa.array([[], ["missing:order_id"], [], ["a", "b"], None], pa.list_(pa.string()))}
+    )
+    # a null array (never made by with_reasons) is neither valid nor quarantined, as in the Spark
+    # aggregate (its size is null or -1): the reconciliation then does not balance and the run stops
+    assert reason_counts(checked) == (5, 2, 2)
+    assert reason_counts(checked.slice(0, 0)) == (0, 0, 0)
