@@ -67,18 +67,21 @@ def require_assets() -> None:
 
 
 def test_data_docs_open_offline(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from lakeforge.quality.gates import QualityGate
+    from lakeforge.quality.gates import EMPTY_DOCS, QualityGate
     from tests.unit.test_gates import ORDERS_DDL, order
 
     require_assets()
     docs = tmp_path / "data_docs"
     gate = QualityGate(ContractRegistry.default(), docs_dir=docs, run_name="r1", examples=False)
+    assert gate.build_docs() == docs / "index.html"  # nothing validated yet: the page that says so
+    assert (docs / "index.html").read_text(encoding="utf-8") == EMPTY_DOCS
     df = spark.createDataFrame([order("o1"), order("o1", line=2)], ORDERS_DDL)
     assert gate.check(df, "silver.orders", suite="silver.orders.batch").failed == 1
 
-    index = gate.build_docs()
+    index = gate.build_docs()  # GE's site, over the placeholder
 
     assert index == docs / "index.html"
+    assert "silver.orders.batch" in index.read_text(encoding="utf-8")
     pages = sorted(p.relative_to(docs).as_posix() for p in docs.rglob("*.html"))
     assert len(pages) == 3  # the index, the suite, the validation
     assert cdn_references(docs) == {}

@@ -331,3 +331,24 @@ def test_a_warm_up_that_failed_in_its_thread_is_done_again_when_the_context_is_n
     assert isinstance(context, Flaky) and made == ["failed", "made"]
     assert gate.gx is context
     assert "did not load in the background (KeyError" in caplog.text
+
+
+def test_a_run_that_validated_nothing_writes_the_docs_page_without_great_expectations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lakeforge.quality import gates
+
+    def no_context(*args: object, **kwargs: object) -> None:
+        raise AssertionError("Great Expectations' context was made for a run that validated nothing")
+
+    monkeypatch.setattr(gates, "_GxContext", no_context)
+    docs = tmp_path / "docs"
+    gate = QualityGate(ContractRegistry.default(), docs_dir=docs, run_name="r1")
+
+    assert gate.build_docs() == docs / "index.html"
+    assert (docs / "index.html").read_text(encoding="utf-8") == gates.EMPTY_DOCS
+
+    (docs / "index.html").write_text("an earlier run's site", encoding="utf-8")
+    assert gate.build_docs() == docs / "index.html"  # docs already there are left as they are
+    assert (docs / "index.html").read_text(encoding="utf-8") == "an earlier run's site"
+    assert QualityGate(ContractRegistry.default(), docs_dir=None).build_docs() is None

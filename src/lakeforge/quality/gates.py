@@ -50,6 +50,14 @@ LOCAL_MAX_ROWS = 100_000
 BATCH_DEFINITION = "whole_dataframe"
 DOCS_SITE = "lakeforge_site"
 EXAMPLES = 5
+# The data docs of a lakehouse nothing was validated in yet (GE builds the site over it later).
+EMPTY_DOCS = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>lakeforge data docs</title></head>
+<body><h1>lakeforge data docs</h1>
+<p>No batch has been validated in this lakehouse yet: the quality gates' results appear here after the
+first run that transforms or loads data (or <code>lakeforge run --cmd validate</code>).</p>
+</body></html>
+"""
 # Every check: counts only. A partial list of 0 is a `limit 0` query that Spark answers without a job.
 RESULT_FORMAT: dict[str, Any] = {"result_format": "BASIC", "partial_unexpected_count": 0}
 # Only for the expectations that failed: a few unexpected values each, for the message.
@@ -403,13 +411,18 @@ class QualityGate:
     def build_docs(self) -> Path | None:
         """Rebuild the data docs of this run's validations; returns the index page (None if disabled).
 
-        A run that validated nothing leaves existing docs as they are; a site is built (empty) only
-        when there is none yet, so `index.html` always exists after a run.
+        A run that validated nothing leaves existing docs as they are; when there are none yet it writes
+        a page saying so, without importing Great Expectations (an ingest-only run, say, an Airflow
+        task of its own: 3-8 s here), so `index.html` always exists after a run. The first run that
+        validates something builds the site over it.
         """
         if self.docs_dir is None:
             return None
         index = self.docs_dir / "index.html"
-        if (self._gx is None or self._gx.validations == 0) and index.is_file():
+        if self._gx is None or self._gx.validations == 0:
+            if not index.is_file():
+                self.docs_dir.mkdir(parents=True, exist_ok=True)
+                index.write_text(EMPTY_DOCS, encoding="utf-8")
             return index
         self.gx.build_docs()
         from lakeforge.quality.docs_assets import make_offline
