@@ -89,11 +89,13 @@ def row_count(uri: str) -> int | None:
     """Rows of the current version from the file statistics in the log, less the rows its deletion vectors
     mark deleted (no data file read); None: no table."""
     table = _open(uri)
-    if table is None:
-        return None
+    return None if table is None else _rows(table)
+
+
+def _rows(table: DeltaTable) -> int:
+    """Rows of the opened version: its files' `num_records`, less what its deletion vectors mark deleted."""
     adds = table.get_add_actions(flatten=True)
-    column = adds.column("num_records")
-    stored = int(sum(v or 0 for v in column.to_pylist())) if adds.num_rows else 0
+    stored = int(sum(v or 0 for v in adds.column("num_records").to_pylist())) if adds.num_rows else 0
     return stored - deleted_by_vectors(table)
 
 
@@ -120,11 +122,7 @@ def rows_read(uri: str, after: int | None, upto: int) -> int | None:
     table, another operation, a commit without the metrics)."""
     if after is None:
         table = _open(uri, upto)
-        if table is None:
-            return None
-        adds = table.get_add_actions(flatten=True)
-        stored = int(sum(v or 0 for v in adds.column("num_records").to_pylist())) if adds.num_rows else 0
-        return stored - deleted_by_vectors(table)
+        return None if table is None else _rows(table)
     if upto <= after:
         return 0
     table = _open(uri)
